@@ -1,0 +1,363 @@
+/* msgport internals shared by every layer: allocation, value cells, stores.
+ * Not installed. Private names use the mpi_ prefix. */
+#ifndef MSGPORT_INTERNAL_H
+#define MSGPORT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "msgport.h"
+
+#if defined(__GNUC__)
+#define MPI_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MPI_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define MPI_LIKELY(x) (x)
+#define MPI_UNLIKELY(x) (x)
+#endif
+
+/* ---- allocation (src/util/alloc.c) --------------------------------------- */
+
+/* The libc allocator in mp_allocator form. */
+extern const mp_allocator mpi_libc_allocator;
+/* alc if non-NULL and complete, else the libc one. */
+const mp_allocator *mpi_allocator_or_default(const mp_allocator *alc);
+
+static inline void *
+mpi_malloc(const mp_allocator *a, size_t n)
+{
+    return a->malloc(a->ctx, n);
+}
+static inline void *
+mpi_realloc(const mp_allocator *a, void *p, size_t old_n, size_t n)
+{
+    return a->realloc(a->ctx, p, old_n, n);
+}
+static inline void
+mpi_free(const mp_allocator *a, void *p)
+{
+    if (p) a->free(a->ctx, p);
+}
+
+/* Fills info (if non-NULL) and returns code. Formats like printf into
+ * info->detail. path may be NULL. */
+mp_status mpi_fail(mp_error_info *info, mp_status code, size_t offset, const char *path, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+/* ---- byte stores (src/buffer/store.c) ------------------------------------ */
+
+enum {
+    MPI_STORE_SHARED = 1u << 0,   /* SharedArrayBuffer memory */
+    MPI_STORE_GROWABLE = 1u << 1, /* growable SAB or resizable ArrayBuffer: max reserved */
+    MPI_STORE_EXTERNAL = 1u << 2, /* caller's memory + deleter */
+    MPI_STORE_HUGE = 1u << 3      /* aligned to 2 MiB and advised for huge pages */
+};
+
+#define MPI_HUGE_THRESHOLD ((size_t)2 << 20)
+
+typedef struct mpi_waiter_table mpi_waiter_table;
+
+/* A backing store: outlives realms, may cross threads. */
+typedef struct mpi_store {
+    _Atomic size_t refs;
+    uint8_t *data;                    /* NULL only for a zero-length store */
+    _Atomic size_t byte_length;       /* current length (atomic: growable SABs) */
+    size_t max_byte_length;           /* reserved capacity; == byte_length unless growable */
+    uint32_t flags;
+    void *alloc_base;                 /* what to free (data may be aligned inside it) */
+    mp_deleter deleter;               /* external stores */
+    void *deleter_ctx;
+    mp_allocator alc;                 /* copied: the realm may be gone when freed */
+    /* Atomics.wait queues (shared stores only), found by address. */
+    pthread_mutex_t wait_lock;
+    mpi_waiter_table *waiters;
+} mpi_store;
+
+/* A new store with refs = 1. zero: fill with zeros (else the contents are
+ * unspecified: the caller overwrites them). */
+mp_status mpi_store_new(const mp_allocator *alc, size_t byte_length, size_t max_byte_length, uint32_t flags, bool zero,
+                        mpi_store **out);
+mp_status mpi_store_new_external(const mp_allocator *alc, void *data, size_t byte_length, mp_deleter deleter,
+                                 void *ctx, mpi_store **out);
+void mpi_store_ref(mpi_store *s);
+/* Frees the store when the count reaches 0. NULL is a no-op. */
+void mpi_store_unref(mpi_store *s);
+
+/* ---- realms and cells (src/value/) ---------------------------------------- */
+
+/* Every non-primitive value is a cell in its realm's list. */
+typedef struct mpi_cell {
+    struct mpi_cell *next;  /* the realm's list of all cells */
+    struct mpi_cell *gray;  /* intrusive mark stack for mp_realm_collect */
+    mp_realm *realm;
+    uint8_t kind;           /* mp_kind */
+    uint8_t marked;
+    uint16_t flags;         /* per kind, below */
+    uint32_t aux;           /* per kind, below */
+} mpi_cell;
+
+struct mp_realm {
+    mp_allocator alc;
+    mpi_cell *cells;
+    size_t cell_count;
+    size_t bytes;           /* bytes held from alc (cells and their vectors) */
+};
+
+/* Realm allocation: every byte a value holds goes through these, so the
+ * realm's byte count stays exact. */
+void *mpi_realm_alloc(mp_realm *r, size_t n);
+void *mpi_realm_realloc(mp_realm *r, void *p, size_t old_n, size_t n);
+void mpi_realm_dealloc(mp_realm *r, void *p, size_t n);
+/* A cell of `size` bytes with its header filled and linked into the realm;
+ * the rest is zeroed. */
+mpi_cell *mpi_cell_new(mp_realm *r, mp_kind kind, size_t size);
+
+/* Internal mp_value tags beyond mp_kind, never returned to users. */
+#define MPI_TAG_HOLE 0xF0u  /* an absent array element */
+#define MPI_TAG_EMPTY 0xF1u /* a deleted Map/Set entry */
+
+static inline mp_value
+mpi_value_cell(mp_kind kind, void *cell)
+{
+    mp_value v;
+    v.kind_ = (uint32_t)kind;
+    v.bits_ = 0;
+    v.u_.cell_ = cell;
+    return v;
+}
+static inline mp_value
+mpi_hole(void)
+{
+    mp_value v;
+    v.kind_ = MPI_TAG_HOLE;
+    v.bits_ = 0;
+    v.u_.cell_ = NULL;
+    return v;
+}
+static inline bool
+mpi_is_hole(mp_value v)
+{
+    return v.kind_ == MPI_TAG_HOLE;
+}
+static inline bool
+mpi_has_cell(mp_value v)
+{
+    return v.kind_ >= MP_BIGINT && v.kind_ < MP_KIND_COUNT_;
+}
+static inline mpi_cell *
+mpi_cell_of(mp_value v)
+{
+    return mpi_has_cell(v) ? (mpi_cell *)v.u_.cell_ : NULL;
+}
+
+/* String: one allocation, code units inline. */
+enum {
+    MPI_STR_WIDE = 1u << 0,  /* UTF-16 units, else one byte (Latin-1) per unit */
+    MPI_STR_ASCII = 1u << 1, /* one-byte and all < 0x80: the bytes are its UTF-8 */
+    MPI_STR_HASHED = 1u << 2
+};
+typedef struct mpi_string {
+    mpi_cell h;          /* aux: cached hash when MPI_STR_HASHED */
+    uint32_t length;     /* code units */
+    union {
+        uint8_t narrow[1];
+        uint16_t wide[1];
+    } u;                 /* allocated to length (+1 NUL for narrow) */
+} mpi_string;
+
+mp_status mpi_string_new_latin1(mp_realm *r, const uint8_t *bytes, size_t len, mp_value *out);
+uint32_t mpi_string_hash(mpi_string *s);
+bool mpi_string_equal(const mpi_string *a, const mpi_string *b);
+static inline uint16_t
+mpi_string_unit(const mpi_string *s, size_t i)
+{
+    return (s->h.flags & MPI_STR_WIDE) ? s->u.wide[i] : s->u.narrow[i];
+}
+
+/* BigInt: sign in flags bit 0, magnitude little-endian, normalized. */
+typedef struct mpi_bigint {
+    mpi_cell h;          /* flags bit 0: negative */
+    uint32_t count;      /* words; 0 for zero */
+    uint64_t words[];
+} mpi_bigint;
+
+/* Named properties, kept in JavaScript order: index keys ascending first,
+ * then the others in insertion order. A deleted slot has key NULL. */
+typedef struct mpi_prop {
+    mpi_string *key;
+    mp_value value;
+} mpi_prop;
+typedef struct mpi_props {
+    mpi_prop *slots;
+    uint32_t used;       /* slots in use, deleted ones included */
+    uint32_t cap;
+    uint32_t live;
+    uint32_t index_keys; /* how many leading slots hold array-index keys */
+    uint32_t *hash;      /* slot+1 per bucket (0 = empty), or NULL while small */
+    uint32_t hash_cap;   /* power of two */
+} mpi_props;
+
+typedef struct mpi_object {
+    mpi_cell h;
+    mpi_props props;
+} mpi_object;
+
+/* Array: dense (elems, holes as MPI_TAG_HOLE) or sparse (sorted pairs). */
+enum { MPI_ARRAY_SPARSE = 1u << 0 };
+typedef struct mpi_sparse_elem {
+    uint32_t index;
+    mp_value value;
+} mpi_sparse_elem;
+typedef struct mpi_array {
+    mpi_cell h;
+    uint32_t length;
+    uint32_t cap;        /* elems or sparse capacity */
+    uint32_t count;      /* sparse: entries; dense: present elements */
+    mp_value *elems;     /* dense: length slots valid */
+    mpi_sparse_elem *sparse;
+    mpi_props props;     /* extra named properties */
+} mpi_array;
+
+typedef struct mpi_date {
+    mpi_cell h;
+    double time;
+} mpi_date;
+
+/* RegExp flags bit i = "dgimsuyv"[i]. */
+typedef struct mpi_regexp {
+    mpi_cell h;          /* aux: flag bits */
+    mpi_string *source;
+} mpi_regexp;
+
+enum { MPI_ERROR_HAS_CAUSE = 1u << 0 };
+typedef struct mpi_error {
+    mpi_cell h;          /* aux: mp_error_type */
+    mpi_string *message; /* NULL: none */
+    mpi_string *stack;   /* NULL: none */
+    mp_value cause;
+} mpi_error;
+
+typedef struct mpi_boxed {
+    mpi_cell h;
+    mp_value value;
+} mpi_boxed;
+
+/* Map and Set: insertion-ordered entries + open-addressing index. A
+ * deleted entry's key is MPI_TAG_EMPTY. Set entries leave value unused. */
+typedef struct mpi_map_entry {
+    mp_value key;
+    mp_value value;
+} mpi_map_entry;
+typedef struct mpi_map {
+    mpi_cell h;
+    mpi_map_entry *entries;
+    uint32_t used;       /* entries in use, deleted included */
+    uint32_t cap;
+    uint32_t live;
+    uint32_t *index;     /* entry+1 per bucket, 0 empty, UINT32_MAX tombstone */
+    uint32_t index_cap;  /* power of two */
+} mpi_map;
+
+enum {
+    MPI_AB_RESIZABLE = 1u << 0,
+    MPI_AB_DETACHED = 1u << 1,
+    MPI_AB_NOT_DETACHABLE = 1u << 2
+};
+typedef struct mpi_arraybuffer {
+    mpi_cell h;
+    mpi_store *store;    /* NULL when detached */
+    size_t byte_length;  /* the buffer's own length (resizable: <= store max) */
+    size_t max_byte_length;
+} mpi_arraybuffer;
+
+typedef struct mpi_sab {
+    mpi_cell h;
+    mpi_store *store;    /* length lives in the store */
+} mpi_sab;
+
+enum { MPI_VIEW_LENGTH_TRACKING = 1u << 0 };
+typedef struct mpi_view {
+    mpi_cell h;          /* kind MP_TYPEDARRAY or MP_DATAVIEW; aux: mp_view_type */
+    mpi_cell *buffer;    /* an mpi_arraybuffer or mpi_sab */
+    size_t byte_offset;
+    size_t length;       /* elements (DataView: bytes); unused when tracking */
+} mpi_view;
+
+typedef struct mpi_host {
+    mpi_cell h;          /* aux: type tag */
+    void *ptr;
+} mpi_host;
+
+/* Kind-specific helpers used across layers. */
+
+/* The bytes a view can see now: NULL/0 if detached or out of bounds. */
+uint8_t *mpi_view_bytes(const mpi_view *v, size_t *byte_length);
+/* The bytes a buffer cell (AB or SAB) holds now. */
+uint8_t *mpi_buffer_bytes(const mpi_cell *buffer, size_t *byte_length);
+
+/* Enumerates the values a cell references (for marking, cloning,
+ * printing, equality): calls fn(ctx, child) for each, in the order a
+ * serializer would visit them. */
+typedef void (*mpi_child_fn)(void *ctx, mp_value child);
+void mpi_cell_children(mpi_cell *c, mpi_child_fn fn, void *ctx);
+
+/* Property-table primitives shared by Object and Array. */
+mpi_prop *mpi_props_find(const mpi_props *p, const mpi_string *key);
+/* Inserts or overwrites; r for allocation. */
+mp_status mpi_props_set(mp_realm *r, mpi_props *p, mpi_string *key, mp_value value);
+
+/* Map hashing and SameValueZero, shared with the codec (duplicate keys). */
+uint32_t mpi_hash_same_value_zero(mp_value v);
+bool mpi_same_value_zero(mp_value a, mp_value b);
+
+/* ---- pointer-keyed hash map (src/util/ptrmap.c) --------------------------- */
+
+/* Open addressing, pointer -> uintptr_t, allocation through an allocator;
+ * used for identity tables (codec ids, clone memo, equality, printer). */
+typedef struct mpi_ptrmap {
+    const mp_allocator *alc;
+    const void **keys;
+    uintptr_t *vals;
+    size_t cap;          /* power of two, or 0 */
+    size_t count;
+} mpi_ptrmap;
+
+void mpi_ptrmap_init(mpi_ptrmap *m, const mp_allocator *alc);
+void mpi_ptrmap_destroy(mpi_ptrmap *m);
+/* Returns a pointer to the value slot, or NULL if absent. */
+uintptr_t *mpi_ptrmap_get(const mpi_ptrmap *m, const void *key);
+/* Inserts (key must be absent) or fails with MP_ENOMEM, map unchanged. */
+mp_status mpi_ptrmap_put(mpi_ptrmap *m, const void *key, uintptr_t val);
+/* Capacity for n entries without further allocation. */
+mp_status mpi_ptrmap_reserve(mpi_ptrmap *m, size_t n);
+
+/* ---- growable array of values (src/util/vec.c) ----------------------------- */
+
+/* An explicit work stack / list of plain bytes elements. */
+typedef struct mpi_vec {
+    const mp_allocator *alc;
+    uint8_t *data;
+    size_t len;          /* elements */
+    size_t cap;          /* elements */
+    size_t elem;         /* element size */
+} mpi_vec;
+void mpi_vec_init(mpi_vec *v, const mp_allocator *alc, size_t elem_size);
+void mpi_vec_destroy(mpi_vec *v);
+/* Reserves and returns a slot for one more element (len grows), or NULL. */
+void *mpi_vec_push(mpi_vec *v);
+static inline void *
+mpi_vec_at(const mpi_vec *v, size_t i)
+{
+    return v->data + i * v->elem;
+}
+static inline void *
+mpi_vec_top(const mpi_vec *v)
+{
+    return v->len ? v->data + (v->len - 1) * v->elem : NULL;
+}
+
+#endif
