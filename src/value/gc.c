@@ -1,0 +1,204 @@
+/* Per-kind cell sizes, destruction, child enumeration, and mark-sweep
+ * collection with an intrusive gray stack (no allocation, no recursion). */
+#include "value_internal.h"
+
+size_t
+mpi_cell_size(const mpi_cell *c)
+{
+    switch ((mp_kind)c->kind) {
+    case MP_STRING: {
+        const mpi_string *s = (const mpi_string *)c;
+        return mpi_string_size(s->length, (c->flags & MPI_STR_WIDE) != 0);
+    }
+    case MP_BIGINT:
+        return sizeof(mpi_bigint) + ((const mpi_bigint *)c)->count * sizeof(uint64_t);
+    case MP_OBJECT:
+        return sizeof(mpi_object);
+    case MP_ARRAY:
+        return sizeof(mpi_array);
+    case MP_DATE:
+        return sizeof(mpi_date);
+    case MP_REGEXP:
+        return sizeof(mpi_regexp);
+    case MP_MAP:
+    case MP_SET:
+        return sizeof(mpi_map);
+    case MP_ERROR:
+        return sizeof(mpi_error);
+    case MP_BOOLEAN_OBJECT:
+    case MP_NUMBER_OBJECT:
+    case MP_STRING_OBJECT:
+    case MP_BIGINT_OBJECT:
+        return sizeof(mpi_boxed);
+    case MP_ARRAYBUFFER:
+        return sizeof(mpi_arraybuffer);
+    case MP_SHAREDARRAYBUFFER:
+        return sizeof(mpi_sab);
+    case MP_TYPEDARRAY:
+    case MP_DATAVIEW:
+        return sizeof(mpi_view);
+    case MP_HOST:
+        return sizeof(mpi_host);
+    default:
+        /* MP_PORT cells belong to the port layer, which has no layout in
+         * internal.h yet; a bare header is all this layer knows. */
+        return sizeof(mpi_cell);
+    }
+}
+
+void
+mpi_cell_destroy(mp_realm *r, mpi_cell *c)
+{
+    switch ((mp_kind)c->kind) {
+    case MP_OBJECT:
+        mpi_props_destroy(r, &((mpi_object *)c)->props);
+        break;
+    case MP_ARRAY: {
+        mpi_array *a = (mpi_array *)c;
+        if (c->flags & MPI_ARRAY_SPARSE)
+            mpi_realm_dealloc(r, a->sparse, (size_t)a->cap * sizeof(mpi_sparse_elem));
+        else
+            mpi_realm_dealloc(r, a->elems, (size_t)a->cap * sizeof(mp_value));
+        mpi_props_destroy(r, &a->props);
+        break;
+    }
+    case MP_MAP:
+    case MP_SET: {
+        mpi_map *m = (mpi_map *)c;
+        mpi_realm_dealloc(r, m->entries, (size_t)m->cap * sizeof(mpi_map_entry));
+        mpi_realm_dealloc(r, m->index, (size_t)m->index_cap * sizeof(uint32_t));
+        break;
+    }
+    case MP_ARRAYBUFFER:
+        mpi_store_unref(((mpi_arraybuffer *)c)->store);
+        break;
+    case MP_SHAREDARRAYBUFFER:
+        mpi_store_unref(((mpi_sab *)c)->store);
+        break;
+    default:
+        break; /* views, hosts and leaves own nothing beyond the cell */
+    }
+    r->cell_count--;
+    mpi_realm_dealloc(r, c, mpi_cell_size(c));
+}
+
+static void
+props_children(const mpi_props *p, mpi_child_fn fn, void *ctx)
+{
+    for (uint32_t i = 0; i < p->used; i++) {
+        const mpi_prop *s = &p->slots[i];
+        if (!s->key) continue;
+        fn(ctx, mpi_string_value(s->key));
+        fn(ctx, s->value);
+    }
+}
+
+void
+mpi_cell_children(mpi_cell *c, mpi_child_fn fn, void *ctx)
+{
+    switch ((mp_kind)c->kind) {
+    case MP_OBJECT:
+        props_children(&((mpi_object *)c)->props, fn, ctx);
+        break;
+    case MP_ARRAY: {
+        mpi_array *a = (mpi_array *)c;
+        if (c->flags & MPI_ARRAY_SPARSE) {
+            for (uint32_t i = 0; i < a->count; i++)
+                fn(ctx, a->sparse[i].value);
+        } else {
+            for (uint32_t i = 0; i < a->length; i++)
+                if (!mpi_is_hole(a->elems[i])) fn(ctx, a->elems[i]);
+        }
+        props_children(&a->props, fn, ctx);
+        break;
+    }
+    case MP_REGEXP: {
+        mpi_regexp *re = (mpi_regexp *)c;
+        if (re->source) fn(ctx, mpi_string_value(re->source));
+        break;
+    }
+    case MP_MAP:
+    case MP_SET: {
+        mpi_map *m = (mpi_map *)c;
+        bool is_map = c->kind == MP_MAP;
+        for (uint32_t i = 0; i < m->used; i++) {
+            const mpi_map_entry *e = &m->entries[i];
+            if (e->key.kind_ == MPI_TAG_EMPTY) continue;
+            fn(ctx, e->key);
+            if (is_map) fn(ctx, e->value);
+        }
+        break;
+    }
+    case MP_ERROR: {
+        mpi_error *e = (mpi_error *)c;
+        if (e->message) fn(ctx, mpi_string_value(e->message));
+        if (e->stack) fn(ctx, mpi_string_value(e->stack));
+        if (c->flags & MPI_ERROR_HAS_CAUSE) fn(ctx, e->cause);
+        break;
+    }
+    case MP_BOOLEAN_OBJECT:
+    case MP_NUMBER_OBJECT:
+    case MP_STRING_OBJECT:
+    case MP_BIGINT_OBJECT:
+        fn(ctx, ((mpi_boxed *)c)->value);
+        break;
+    case MP_TYPEDARRAY:
+    case MP_DATAVIEW: {
+        mpi_view *v = (mpi_view *)c;
+        if (v->buffer) fn(ctx, mpi_value_cell((mp_kind)v->buffer->kind, v->buffer));
+        break;
+    }
+    default:
+        break; /* strings, BigInts, dates, buffers, hosts: leaves */
+    }
+}
+
+/* ---- collection ---------------------------------------------------------- */
+
+typedef struct mark_ctx {
+    mp_realm *realm;
+    mpi_cell *stack; /* top of the gray stack, linked through cell->gray */
+} mark_ctx;
+
+static inline void
+gray(mark_ctx *m, mpi_cell *c)
+{
+    /* Cells of other realms are never ours to mark (they cannot be
+     * referenced anyway, but roots may name them). */
+    if (!c || c->marked || c->realm != m->realm) return;
+    c->marked = 1;
+    c->gray = m->stack;
+    m->stack = c;
+}
+
+static void
+gray_child(void *ctx, mp_value v)
+{
+    gray(ctx, mpi_cell_of(v));
+}
+
+void
+mp_realm_collect(mp_realm *realm, const mp_value *roots, size_t n)
+{
+    if (!realm) return;
+    mark_ctx m = {realm, NULL};
+    for (size_t i = 0; i < n; i++)
+        gray(&m, mpi_cell_of(roots[i]));
+    while (m.stack) {
+        mpi_cell *c = m.stack;
+        m.stack = c->gray;
+        c->gray = NULL;
+        mpi_cell_children(c, gray_child, &m);
+    }
+    mpi_cell **link = &realm->cells;
+    while (*link) {
+        mpi_cell *c = *link;
+        if (c->marked) {
+            c->marked = 0;
+            link = &c->next;
+        } else {
+            *link = c->next;
+            mpi_cell_destroy(realm, c);
+        }
+    }
+}
