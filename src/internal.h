@@ -105,6 +105,11 @@ struct mp_realm {
     mpi_cell *cells;
     size_t cell_count;
     size_t bytes;           /* bytes held from alc (cells and their vectors) */
+    /* Codec-owned state (the host type registry, codec/). mp_realm_new sets
+     * both to NULL; mp_realm_free calls codec_free(realm), if set, before
+     * freeing any cell. */
+    void *codec_state;
+    void (*codec_free)(mp_realm *realm);
 };
 
 /* Realm allocation: every byte a value holds goes through these, so the
