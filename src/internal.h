@@ -319,6 +319,15 @@ mp_status mpi_props_set(mp_realm *r, mpi_props *p, mpi_string *key, mp_value val
 uint32_t mpi_hash_same_value_zero(mp_value v);
 bool mpi_same_value_zero(mp_value a, mp_value b);
 
+/* ---- keyed hashing (src/util/hash.c) ------------------------------------- */
+
+/* SipHash-1-3 under a per-process random key: for tables hostile input can
+ * fill. Equal inputs hash alike in every realm and thread. Thread-safe. */
+uint32_t mpi_hash_u64(uint64_t x);
+uint32_t mpi_hash_words(uint64_t seed, const uint64_t *words, size_t n);
+/* Over UTF-16 code units: pass narrow (one byte per unit) or wide. */
+uint32_t mpi_hash_units(const uint8_t *narrow, const uint16_t *wide, size_t n);
+
 /* ---- pointer-keyed hash map (src/util/ptrmap.c) --------------------------- */
 
 /* Open addressing, pointer -> uintptr_t, allocation through an allocator;

@@ -8,17 +8,6 @@
 
 #include "value_internal.h"
 
-static inline uint32_t
-mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return (uint32_t)x;
-}
-
 uint32_t
 mpi_hash_same_value_zero(mp_value v)
 {
@@ -35,19 +24,17 @@ mpi_hash_same_value_zero(mp_value v)
         if (d != d) return 0x27d4eb2fu; /* every NaN alike */
         if (d == 0) d = 0.0;            /* -0 hashes as +0 */
         memcpy(&bits, &d, sizeof bits);
-        return mix64(bits);
+        return mpi_hash_u64(bits);
     }
     case MP_STRING:
         return mpi_string_hash(v.u_.cell_);
     case MP_BIGINT: {
         const mpi_bigint *b = v.u_.cell_;
-        uint64_t h = 0x165667b19e3779f9ULL ^ (uint64_t)(b->h.flags & 1);
-        for (uint32_t i = 0; i < b->count; i++)
-            h = (h ^ b->words[i]) * 0x100000001b3ULL;
-        return mix64(h ^ b->count);
+        return mpi_hash_words((uint64_t)(b->h.flags & 1), b->words, b->count);
     }
     default:
-        return mix64((uint64_t)(uintptr_t)v.u_.cell_ ^ ((uint64_t)v.kind_ << 56));
+        /* objects by identity: the address is the key */
+        return mpi_hash_u64((uint64_t)(uintptr_t)v.u_.cell_);
     }
 }
 

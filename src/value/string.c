@@ -349,17 +349,8 @@ uint32_t
 mpi_string_hash(mpi_string *s)
 {
     if (s->h.flags & MPI_STR_HASHED) return s->h.aux;
-    uint32_t h = 2166136261u;
-    if (s->h.flags & MPI_STR_WIDE) {
-        for (uint32_t i = 0; i < s->length; i++)
-            h = (h ^ s->u.wide[i]) * 16777619u;
-    } else {
-        for (uint32_t i = 0; i < s->length; i++)
-            h = (h ^ s->u.narrow[i]) * 16777619u;
-    }
-    h ^= h >> 15;
-    h *= 0x2c1b3c6du;
-    h ^= h >> 12;
+    uint32_t h = (s->h.flags & MPI_STR_WIDE) ? mpi_hash_units(NULL, s->u.wide, s->length)
+                                             : mpi_hash_units(s->u.narrow, NULL, s->length);
     s->h.aux = h;
     s->h.flags |= MPI_STR_HASHED;
     return h;
