@@ -23,5 +23,8 @@
 #include "msgport/common.h"
 #include "msgport/value.h"
 #include "msgport/buffer.h"
+#include "msgport/codec.h"
+#include "msgport/port.h"
+#include "msgport/worker.h"
 
 #endif

@@ -257,6 +257,8 @@ typedef struct mpi_map_entry {
     mp_value key;
     mp_value value;
 } mpi_map_entry;
+/* The most entries a Map or Set holds: its index (2 x capacity) is uint32. */
+#define MPI_MAP_MAX_ENTRIES (1u << 30)
 typedef struct mpi_map {
     mpi_cell h;
     mpi_map_entry *entries;

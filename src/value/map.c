@@ -140,7 +140,7 @@ reserve_one(mpi_map *m)
         compact_and_reindex(m);
         return MP_OK;
     }
-    if (m->cap >= (1u << 30)) return MP_ENOMEM;
+    if (m->cap >= MPI_MAP_MAX_ENTRIES) return MP_ENOMEM;
     uint32_t cap = m->cap ? m->cap * 2 : 4;
     uint32_t icap = cap * 2;
     uint32_t *idx = mpi_realm_alloc(r, (size_t)icap * sizeof(uint32_t));

@@ -1,0 +1,308 @@
+/* Codec internals shared by the encoder, decoder, direct clone and tests:
+ * the message layout, the wire constants of codec/FORMAT.md, the host type
+ * registry and transfer-list handling. Not installed. */
+#ifndef MSGPORT_CODEC_INTERNAL_H
+#define MSGPORT_CODEC_INTERNAL_H
+
+#include "../src/internal.h"
+
+#if defined(__GNUC__)
+#define MPI_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define MPI_PREFETCH(p) ((void)(p))
+#endif
+
+/* ---- wire constants (codec/FORMAT.md) -------------------------------------- */
+
+enum {
+    MPI_EXT_UNDEFINED = 0,
+    MPI_EXT_HOLE = 1,
+    MPI_EXT_STRING16 = 2,
+    MPI_EXT_BIGINT = 3,
+    MPI_EXT_DATE = 4,
+    MPI_EXT_REGEXP = 5,
+    MPI_EXT_ARRAY = 6,
+    MPI_EXT_MAP = 7,
+    MPI_EXT_SET = 8,
+    MPI_EXT_ERROR = 9,
+    MPI_EXT_BOXED = 10,
+    MPI_EXT_ARRAYBUFFER = 11,
+    MPI_EXT_VIEW = 12,
+    MPI_EXT_MOVED = 13,
+    MPI_EXT_SAB = 14,
+    MPI_EXT_HOST = 15,
+    MPI_EXT_BACKREF = 16,
+    MPI_EXT_COUNT_ /* first unassigned; 17 is reserved for ports */
+};
+
+enum { MPI_ARRAY_FORM_DENSE = 0, MPI_ARRAY_FORM_SPARSE = 1 };
+enum { MPI_ERRF_MESSAGE = 1, MPI_ERRF_STACK = 2, MPI_ERRF_CAUSE = 4 };
+enum { MPI_ABF_RESIZABLE = 1 };
+enum { MPI_VIEWF_TRACKING = 1 };
+#define MPI_VIEW_DATAVIEW 11u
+
+/* ---- the message ------------------------------------------------------------ */
+
+typedef struct mpi_moved {
+    mpi_store *store; /* one reference, owned by the message; NULL once adopted */
+    size_t byte_length;
+    size_t max_byte_length;
+    bool resizable;
+} mpi_moved;
+
+typedef struct mpi_host_payload {
+    uint32_t tag;
+    void *payload;
+    void (*free_payload)(void *ctx, void *payload);
+    void *ctx;
+} mpi_host_payload;
+
+struct mp_message {
+    mp_allocator alc;
+    uint8_t *bytes;
+    size_t len;
+    size_t cap;
+    mpi_moved *moved; /* transferred ArrayBuffers, in transfer-list order */
+    size_t n_moved;
+    mpi_store **shared; /* one reference each */
+    size_t n_shared;
+    size_t cap_shared;
+    mpi_host_payload *hosts;
+    size_t n_hosts;
+    size_t cap_hosts;
+};
+
+mp_message *mpi_message_new(const mp_allocator *alc);
+mp_status mpi_message_add_shared(mp_message *m, mpi_store *s, uint32_t *index);
+mp_status mpi_message_add_host(mp_message *m, const mpi_host_payload *h, uint32_t *index);
+
+/* A copy of m for a second destination (broadcast): the bytes copied, one
+ * more reference on each shared store. MP_EDATACLONE if m holds moved
+ * stores or host payloads (they have one owner), MP_ENOMEM; on failure
+ * *out is untouched. Also declared in src/port/port_internal.h. */
+mp_status mpi_message_dup(const mp_message *m, mp_message **out);
+
+/* ---- host type registry ------------------------------------------------------- */
+
+typedef struct mpi_host_type {
+    uint32_t tag;
+    mp_host_type_hooks hooks;
+    void *ctx;
+} mpi_host_type;
+
+/* The hooks for tag in realm r, or NULL. */
+const mpi_host_type *mpi_host_type_find(const mp_realm *r, uint32_t tag);
+
+/* ---- small containers without allocation for small messages ------------------ */
+
+/* An explicit work stack whose first elements live in caller storage. */
+typedef struct mpi_stk {
+    const mp_allocator *alc;
+    uint8_t *data;
+    uint8_t *inl;
+    size_t len;
+    size_t cap;
+    size_t elem;
+} mpi_stk;
+
+static inline void
+mpi_stk_init(mpi_stk *s, const mp_allocator *alc, size_t elem, void *inl, size_t inl_cap)
+{
+    s->alc = alc;
+    s->data = s->inl = inl;
+    s->len = 0;
+    s->cap = inl_cap;
+    s->elem = elem;
+}
+/* Moves to (larger) heap storage and pushes; NULL on allocation failure. */
+void *mpi_stk_grow(mpi_stk *s);
+static inline void *
+mpi_stk_push(mpi_stk *s)
+{
+    if (MPI_LIKELY(s->len < s->cap)) return s->data + s->len++ * s->elem;
+    return mpi_stk_grow(s);
+}
+static inline void *
+mpi_stk_at(const mpi_stk *s, size_t i)
+{
+    return s->data + i * s->elem;
+}
+static inline void
+mpi_stk_destroy(mpi_stk *s)
+{
+    if (s->data != s->inl) mpi_free(s->alc, s->data);
+    s->data = s->inl;
+    s->len = 0;
+}
+
+/* Identity table: a linear array for the first few objects, then an
+ * open-addressing hash table of interleaved key/value pairs (one cache line
+ * per probe). Keys are cell pointers, never NULL. */
+#define MPI_IDT_SMALL 8
+typedef struct mpi_idt_slot {
+    const void *k;
+    uintptr_t v;
+} mpi_idt_slot;
+typedef struct mpi_idtab {
+    const mp_allocator *alc;
+    mpi_idt_slot small[MPI_IDT_SMALL];
+    mpi_idt_slot *slots; /* NULL while small */
+    size_t n;
+    size_t cap; /* power of two, load <= 1/2 */
+} mpi_idtab;
+
+static inline size_t
+mpi_idt_hash(const void *p)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 29;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 32;
+    return (size_t)x;
+}
+static inline void
+mpi_idtab_init(mpi_idtab *t, const mp_allocator *alc)
+{
+    t->alc = alc;
+    t->slots = NULL;
+    t->n = 0;
+    t->cap = 0;
+}
+static inline uintptr_t *
+mpi_idtab_get(mpi_idtab *t, const void *key)
+{
+    if (MPI_LIKELY(!t->slots)) {
+        for (size_t i = 0; i < t->n; i++)
+            if (t->small[i].k == key) return &t->small[i].v;
+        return NULL;
+    }
+    size_t mask = t->cap - 1;
+    for (size_t i = mpi_idt_hash(key) & mask;; i = (i + 1) & mask) {
+        if (t->slots[i].k == key) return &t->slots[i].v;
+        if (!t->slots[i].k) return NULL;
+    }
+}
+/* key must be absent. MP_ENOMEM leaves the table as it was. */
+mp_status mpi_idtab_put(mpi_idtab *t, const void *key, uintptr_t val);
+static inline void
+mpi_idtab_destroy(mpi_idtab *t)
+{
+    if (t->slots) mpi_free(t->alc, t->slots);
+    t->slots = NULL;
+    t->n = 0;
+    t->cap = 0;
+}
+
+/* ---- transfer lists ------------------------------------------------------------ */
+
+/* Identity-table values: an object seen while encoding/cloning has an even
+ * value (encoder: id << 1; clone: the target cell pointer); a transfer-list
+ * entry not yet met is a placeholder, (slot << 1) | 1. */
+#define MPI_XFER_MARK(slot) ((((uintptr_t)(slot)) << 1) | 1u)
+#define MPI_IS_XFER(val) (((val)&1u) != 0)
+#define MPI_XFER_SLOT(val) ((size_t)((val) >> 1))
+
+typedef struct mpi_xfer_entry {
+    mpi_cell *cell;          /* an mpi_arraybuffer or mpi_host */
+    const mpi_host_type *ht; /* hosts only */
+    size_t ab_index;         /* ArrayBuffers: index among the listed buffers */
+    void *payload;           /* hosts: written payload (for the transfer hook) */
+    bool met;                /* hosts: written while walking the graph */
+} mpi_xfer_entry;
+
+typedef struct mpi_xfer {
+    const mp_allocator *alc;
+    mpi_xfer_entry *entries;
+    size_t n;
+    size_t n_ab;
+} mpi_xfer;
+
+/* Validates transfer[0..n) in Node's order and seeds `ids` with a
+ * placeholder for each entry. *realm is the source realm (may be NULL on
+ * entry if v is a primitive: then the entries' realm). Fills x. On failure
+ * x holds nothing to free and err says why. */
+mp_status mpi_xfer_prepare(mpi_xfer *x, mp_realm **realm, const mp_value *transfer, size_t n, mpi_idtab *ids,
+                           const mp_allocator *alc, mp_error_info *err);
+void mpi_xfer_destroy(mpi_xfer *x);
+
+/* Detaches a transferred ArrayBuffer and returns its store reference. */
+static inline mpi_store *
+mpi_ab_take_store(mpi_arraybuffer *ab)
+{
+    mpi_store *s = ab->store;
+    ab->store = NULL;
+    ab->byte_length = 0;
+    ab->max_byte_length = 0;
+    ab->h.flags |= MPI_AB_DETACHED;
+    return s;
+}
+
+/* A new ArrayBuffer cell in r wrapping store s (one reference taken over). */
+mpi_arraybuffer *mpi_ab_adopt(mp_realm *r, mpi_store *s, size_t byte_length, size_t max_byte_length, bool resizable);
+
+/* ---- paths for DataCloneError ------------------------------------------------- */
+
+typedef struct mpi_pathbuf {
+    char *buf;
+    size_t cap;
+    size_t len;
+} mpi_pathbuf;
+void mpi_path_append(mpi_pathbuf *p, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Appends ".key" or ["key"] for a property key. */
+void mpi_path_key(mpi_pathbuf *p, const mpi_string *key);
+
+/* A cheap hash of a short byte string for the per-call string caches (a
+ * collision only costs a cache miss: entries are compared in full). */
+static inline uint32_t
+mpi_short_hash(const uint8_t *s, uint32_t n)
+{
+    uint64_t a = 0, b = 0;
+    if (n >= 8) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + n - 4, 4);
+        a = x;
+        b = y;
+    } else if (n > 0) {
+        a = (uint64_t)s[0] | ((uint64_t)s[n / 2] << 8) | ((uint64_t)s[n - 1] << 16);
+    }
+    uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ull) ^ n) * 0xff51afd7ed558ccdull;
+    return (uint32_t)(h >> 40);
+}
+
+/* A small direct-mapped cache of short narrow strings made during one
+ * decode or clone: repeated keys and words share one cell (strings have no
+ * identity, so the sharing is invisible). Entries keep the hash and length
+ * so that a miss does not touch the cached cell's memory. */
+typedef struct mpi_strcache_entry {
+    mpi_string *s;
+    uint32_t hash;
+    uint32_t len;
+} mpi_strcache_entry;
+
+/* The cached string equal to bytes[0..n), or NULL; *slot is where to store
+ * a new one (set (*slot)->s after making it). */
+static inline mpi_string *
+mpi_strcache_find(mpi_strcache_entry *tab, uint32_t mask, const uint8_t *bytes, uint32_t n, mpi_strcache_entry **slot)
+{
+    uint32_t h = mpi_short_hash(bytes, n);
+    mpi_strcache_entry *e = &tab[h & mask];
+    *slot = e;
+    if (e->s && e->hash == h && e->len == n && memcmp(e->s->u.narrow, bytes, n) == 0) return e->s;
+    e->s = NULL;
+    e->hash = h;
+    e->len = n;
+    return NULL;
+}
+
+/* Element sizes by mp_view_type. */
+size_t mpi_codec_view_esize(uint32_t type);
+
+#endif

@@ -1,0 +1,1134 @@
+/* The deserializer: msgpack bytes + side tables -> a value graph.
+ *
+ * msgport's own pull reader of msgpack tokens, total on any input: every
+ * declared length or count is checked against the bytes left before
+ * anything is allocated for it, nesting lives on an explicit stack bounded
+ * by limits.max_depth, and every failure carries the byte offset. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "codec_internal.h"
+
+/* ---- tokens ------------------------------------------------------------------------ */
+
+enum { T_NIL, T_BOOL, T_UINT, T_INT, T_FLOAT, T_STR, T_BIN, T_ARRAY, T_MAP, T_EXT };
+
+typedef struct tok {
+    uint8_t t;
+    int8_t ext; /* T_EXT: type */
+    bool b;
+    uint32_t n; /* T_STR/T_BIN/T_EXT: payload bytes; T_ARRAY/T_MAP: count */
+    uint64_t u;
+    int64_t i;
+    double d;
+    const uint8_t *data; /* payload */
+    size_t at;           /* offset of the token */
+} tok;
+
+/* ---- decoder state ---------------------------------------------------------------- */
+
+enum { DF_ARRAY, DF_ARRAY_DENSE, DF_ARRAY_SPARSE, DF_OBJECT, DF_MAP, DF_SET, DF_ERROR };
+
+typedef struct dframe {
+    mpi_cell *cell;
+    mp_value pending; /* maps: the key read */
+    uint32_t i;       /* children read */
+    uint32_t n;       /* elements / entries / pairs */
+    uint32_t np;      /* arrays: named properties after the elements */
+    uint32_t last;    /* sparse arrays: next index must be >= this */
+    uint8_t kind;
+    uint8_t phase; /* arrays: 0 elements, 1 props; maps: 0 key, 1 value */
+} dframe;
+
+#define KEY_CACHE 256
+#define KEY_CACHE_MAX_LEN 32
+
+typedef struct dec {
+    const uint8_t *start, *p, *end;
+    mp_realm *realm;
+    mp_message *msg;
+    mp_decode_limits lim;
+    mp_error_info *err;
+    mp_status fail;
+    mpi_stk ids;   /* mp_value per object id */
+    mpi_stk stack; /* dframe */
+    mpi_vec units; /* uint16_t work space (UTF-16 strings) */
+    mpi_vec words; /* uint64_t work space (BigInts) */
+    uint8_t *used; /* per moved store / host payload: already referenced */
+    uint32_t key_mask;
+    mpi_strcache_entry keys[KEY_CACHE]; /* short ASCII strings made by this decode */
+    mp_value ids_inline[32];
+    dframe stack_inline[16];
+} dec;
+
+static mp_status dfail(dec *d, mp_status code, size_t at, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+static mp_status
+dfail(dec *d, mp_status code, size_t at, const char *fmt, ...)
+{
+    if (d->fail != MP_OK) return d->fail;
+    d->fail = code;
+    if (d->err) {
+        char detail[sizeof d->err->detail];
+        detail[0] = '\0';
+        if (fmt) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(detail, sizeof detail, fmt, ap);
+            va_end(ap);
+        }
+        mpi_fail(d->err, code, at, NULL, "%s", detail);
+    }
+    return code;
+}
+
+#define OFF(d, ptr) ((size_t)((ptr) - (d)->start))
+#define NOMEM(d, at) dfail((d), MP_ENOMEM, (at), "out of memory")
+
+static inline uint16_t
+be16(const uint8_t *p)
+{
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+static inline uint32_t
+be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+static inline uint64_t
+be64(const uint8_t *p)
+{
+    return ((uint64_t)be32(p) << 32) | be32(p + 4);
+}
+static inline uint32_t
+le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t
+le64(const uint8_t *p)
+{
+    return (uint64_t)le32(p) | ((uint64_t)le32(p + 4) << 32);
+}
+
+/* Reads the next token. Payloads are bounds-checked and skipped; container
+ * counts are checked against the bytes left (one byte per element at
+ * least). Returns false after recording an error. */
+static bool
+next_tok(dec *d, tok *t)
+{
+    const uint8_t *p = d->p;
+    size_t left = (size_t)(d->end - p);
+    t->at = OFF(d, p);
+    if (left == 0) {
+        dfail(d, MP_EDECODE, t->at, "unexpected end of message");
+        return false;
+    }
+    uint8_t b = *p++;
+    left--;
+    size_t need = 0; /* header bytes after the first */
+    size_t len = 0;  /* payload bytes */
+    if (b <= 0x7f) {
+        t->t = T_UINT;
+        t->u = b;
+    } else if (b >= 0xe0) {
+        t->t = T_INT;
+        t->i = (int8_t)b;
+    } else if (b <= 0x8f) {
+        t->t = T_MAP;
+        t->n = b & 0x0f;
+    } else if (b <= 0x9f) {
+        t->t = T_ARRAY;
+        t->n = b & 0x0f;
+    } else if (b <= 0xbf) {
+        t->t = T_STR;
+        len = b & 0x1f;
+    } else {
+        /* Header bytes after the first, for 0xc0..0xdf (fixext: type + data). */
+        /* clang-format off */
+        static const uint8_t hdr[0x20] = {
+            0, 0, 0, 0,       /* c0 nil, c1 unused, c2 false, c3 true */
+            1, 2, 4,          /* c4..c6 bin 8/16/32 */
+            2, 3, 5,          /* c7..c9 ext 8/16/32 (length + type) */
+            4, 8,             /* ca float 32, cb float 64 */
+            1, 2, 4, 8,       /* cc..cf uint 8..64 */
+            1, 2, 4, 8,       /* d0..d3 int 8..64 */
+            2, 3, 5, 9, 17,   /* d4..d8 fixext 1..16 */
+            1, 2, 4,          /* d9..db str 8/16/32 */
+            2, 4,             /* dc, dd array 16/32 */
+            2, 4,             /* de, df map 16/32 */
+        };
+        /* clang-format on */
+        if (b == 0xc1) {
+            dfail(d, MP_EDECODE, t->at, "byte 0xc1 is never used in msgpack");
+            return false;
+        }
+        need = hdr[b - 0xc0];
+        /* fixext payloads are counted in `need` (type byte + data). */
+        if (left < need) {
+            dfail(d, MP_EDECODE, t->at, "truncated token header (0x%02x)", b);
+            return false;
+        }
+        switch (b) {
+        case 0xc0:
+            t->t = T_NIL;
+            break;
+        case 0xc2:
+            t->t = T_BOOL;
+            t->b = false;
+            break;
+        case 0xc3:
+            t->t = T_BOOL;
+            t->b = true;
+            break;
+        case 0xc4:
+            t->t = T_BIN;
+            len = p[0];
+            break;
+        case 0xc5:
+            t->t = T_BIN;
+            len = be16(p);
+            break;
+        case 0xc6:
+            t->t = T_BIN;
+            len = be32(p);
+            break;
+        case 0xc7:
+            t->t = T_EXT;
+            len = p[0];
+            t->ext = (int8_t)p[1];
+            break;
+        case 0xc8:
+            t->t = T_EXT;
+            len = be16(p);
+            t->ext = (int8_t)p[2];
+            break;
+        case 0xc9:
+            t->t = T_EXT;
+            len = be32(p);
+            t->ext = (int8_t)p[4];
+            break;
+        case 0xca: {
+            uint32_t u = be32(p);
+            float f;
+            memcpy(&f, &u, 4);
+            t->t = T_FLOAT;
+            t->d = f;
+            break;
+        }
+        case 0xcb: {
+            uint64_t u = be64(p);
+            t->t = T_FLOAT;
+            memcpy(&t->d, &u, 8);
+            break;
+        }
+        case 0xcc:
+            t->t = T_UINT;
+            t->u = p[0];
+            break;
+        case 0xcd:
+            t->t = T_UINT;
+            t->u = be16(p);
+            break;
+        case 0xce:
+            t->t = T_UINT;
+            t->u = be32(p);
+            break;
+        case 0xcf:
+            t->t = T_UINT;
+            t->u = be64(p);
+            break;
+        case 0xd0:
+            t->t = T_INT;
+            t->i = (int8_t)p[0];
+            break;
+        case 0xd1:
+            t->t = T_INT;
+            t->i = (int16_t)be16(p);
+            break;
+        case 0xd2:
+            t->t = T_INT;
+            t->i = (int32_t)be32(p);
+            break;
+        case 0xd3:
+            t->t = T_INT;
+            t->i = (int64_t)be64(p);
+            break;
+        case 0xd4:
+        case 0xd5:
+        case 0xd6:
+        case 0xd7:
+        case 0xd8:
+            t->t = T_EXT;
+            t->ext = (int8_t)p[0];
+            t->n = (uint32_t)(need - 1);
+            t->data = p + 1;
+            d->p = p + need;
+            return true;
+        case 0xd9:
+            t->t = T_STR;
+            len = p[0];
+            break;
+        case 0xda:
+            t->t = T_STR;
+            len = be16(p);
+            break;
+        case 0xdb:
+            t->t = T_STR;
+            len = be32(p);
+            break;
+        case 0xdc:
+            t->t = T_ARRAY;
+            t->n = be16(p);
+            break;
+        case 0xdd:
+            t->t = T_ARRAY;
+            t->n = be32(p);
+            break;
+        case 0xde:
+            t->t = T_MAP;
+            t->n = be16(p);
+            break;
+        case 0xdf:
+            t->t = T_MAP;
+            t->n = be32(p);
+            break;
+        default:
+            break;
+        }
+        p += need;
+        left -= need;
+    }
+    if (t->t == T_STR || t->t == T_BIN || t->t == T_EXT) {
+        if (len > left) {
+            dfail(d, MP_EDECODE, t->at, "declared length %zu exceeds the %zu bytes left", len, left);
+            return false;
+        }
+        t->n = (uint32_t)len;
+        t->data = p;
+        p += len;
+    } else if (t->t == T_ARRAY || t->t == T_MAP) {
+        uint64_t min = (uint64_t)t->n * (t->t == T_MAP ? 2 : 1);
+        if (min > left) {
+            dfail(d, MP_EDECODE, t->at, "declared count %u exceeds the %zu bytes left", (unsigned)t->n, left);
+            return false;
+        }
+    }
+    d->p = p;
+    return true;
+}
+
+/* ---- building values ------------------------------------------------------------- */
+
+static bool
+add_id(dec *d, mp_value v, size_t at)
+{
+    if (d->ids.len >= d->lim.max_objects) {
+        dfail(d, MP_ELIMIT, at, "max_objects (%zu) exceeded", d->lim.max_objects);
+        return false;
+    }
+    mp_value *slot = mpi_stk_push(&d->ids);
+    if (!slot) {
+        NOMEM(d, at);
+        return false;
+    }
+    *slot = v;
+    return true;
+}
+
+static bool
+push_frame(dec *d, mpi_cell *c, uint8_t kind, uint32_t n, uint32_t np, size_t at)
+{
+    if (d->stack.len >= d->lim.max_depth) {
+        dfail(d, MP_ELIMIT, at, "max_depth (%zu) exceeded", d->lim.max_depth);
+        return false;
+    }
+    dframe *f = mpi_stk_push(&d->stack);
+    if (!f) {
+        NOMEM(d, at);
+        return false;
+    }
+    memset(f, 0, sizeof *f);
+    f->cell = c;
+    f->kind = kind;
+    f->n = n;
+    f->np = np;
+    return true;
+}
+
+static bool
+str_limit(dec *d, const tok *t)
+{
+    if (t->n > d->lim.max_string_length) {
+        dfail(d, MP_ELIMIT, t->at, "max_string_length (%zu) exceeded by a string of %u bytes", d->lim.max_string_length,
+              (unsigned)t->n);
+        return false;
+    }
+    return true;
+}
+
+/* A string from a str token (UTF-8) or a STRING16 ext token. */
+static bool
+make_string(dec *d, const tok *t, mpi_string **out)
+{
+    if (!str_limit(d, t)) return false;
+    mp_value v;
+    mp_status st;
+    if (t->t == T_STR) {
+        const uint8_t *s = t->data;
+        uint32_t n = t->n;
+        /* ASCII test, eight bytes at a time. */
+        uint64_t acc = 0;
+        uint32_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            acc |= w;
+        }
+        for (; i < n; i++)
+            acc |= s[i];
+        if (!(acc & 0x8080808080808080ull)) {
+            /* ASCII: short ones are shared within this decode (strings have
+             * no identity, so sharing is invisible). */
+            mpi_strcache_entry *slot = NULL;
+            if (n <= KEY_CACHE_MAX_LEN) {
+                mpi_string *k = mpi_strcache_find(d->keys, d->key_mask, s, n, &slot);
+                if (k) {
+                    *out = k;
+                    return true;
+                }
+            }
+            st = mpi_string_new_latin1(d->realm, s, n, &v);
+            if (st != MP_OK) {
+                NOMEM(d, t->at);
+                return false;
+            }
+            if (slot) slot->s = v.u_.cell_;
+            *out = v.u_.cell_;
+            return true;
+        }
+        st = mp_string_from_utf8(d->realm, (const char *)s, n, &v);
+        if (st == MP_EINVAL) {
+            dfail(d, MP_EDECODE, t->at, "str is not valid UTF-8 (lone surrogates travel as ext %d)", MPI_EXT_STRING16);
+            return false;
+        }
+    } else {
+        if (t->n & 1) {
+            dfail(d, MP_EDECODE, t->at, "UTF-16 string payload has an odd length (%u)", (unsigned)t->n);
+            return false;
+        }
+        size_t units = t->n / 2;
+        d->units.len = 0;
+        for (size_t i = 0; i < units; i++) {
+            uint16_t *u = mpi_vec_push(&d->units);
+            if (!u) {
+                NOMEM(d, t->at);
+                return false;
+            }
+            *u = (uint16_t)(t->data[2 * i] | (t->data[2 * i + 1] << 8));
+        }
+        st = mp_string_from_utf16(d->realm, units ? (const uint16_t *)d->units.data : NULL, units, &v);
+    }
+    if (st != MP_OK) {
+        dfail(d, st == MP_ENOMEM ? MP_ENOMEM : MP_EDECODE, t->at, "string could not be made (%s)", mp_strerror(st));
+        return false;
+    }
+    *out = v.u_.cell_;
+    return true;
+}
+
+static inline bool
+is_string_tok(const tok *t)
+{
+    return t->t == T_STR || (t->t == T_EXT && t->ext == MPI_EXT_STRING16);
+}
+
+/* Reads a token that must be a string. */
+static bool
+read_string(dec *d, mpi_string **out, const char *what)
+{
+    tok t;
+    if (!next_tok(d, &t)) return false;
+    if (!is_string_tok(&t)) {
+        dfail(d, MP_EDECODE, t.at, "%s must be a string", what);
+        return false;
+    }
+    return make_string(d, &t, out);
+}
+
+static bool
+make_bigint(dec *d, const tok *t, mp_value *out)
+{
+    if (t->n < 1) {
+        dfail(d, MP_EDECODE, t->at, "BigInt payload is empty");
+        return false;
+    }
+    uint8_t sign = t->data[0];
+    if (sign > 1) {
+        dfail(d, MP_EDECODE, t->at, "BigInt sign byte must be 0 or 1");
+        return false;
+    }
+    size_t nbytes = t->n - 1u;
+    size_t words = (nbytes + 7) / 8;
+    d->words.len = 0;
+    for (size_t w = 0; w < words; w++) {
+        uint64_t *slot = mpi_vec_push(&d->words);
+        if (!slot) {
+            NOMEM(d, t->at);
+            return false;
+        }
+        uint64_t x = 0;
+        for (size_t k = 0; k < 8 && w * 8 + k < nbytes; k++)
+            x |= (uint64_t)t->data[1 + w * 8 + k] << (8 * k);
+        *slot = x;
+    }
+    mp_status st =
+        mp_bigint_from_words(d->realm, sign == 1, words ? (const uint64_t *)d->words.data : NULL, words, out);
+    if (st != MP_OK) {
+        dfail(d, st == MP_ENOMEM ? MP_ENOMEM : MP_EDECODE, t->at, "BigInt could not be made (%s)", mp_strerror(st));
+        return false;
+    }
+    return true;
+}
+
+static double
+tok_number(const tok *t)
+{
+    if (t->t == T_UINT) return (double)t->u;
+    if (t->t == T_INT) return (double)t->i;
+    return t->d;
+}
+
+/* A primitive that a boxed object wraps: one token, no ids. */
+static bool
+read_boxed_primitive(dec *d, mp_value *out)
+{
+    tok t;
+    if (!next_tok(d, &t)) return false;
+    switch (t.t) {
+    case T_BOOL:
+        *out = mp_boolean(t.b);
+        return true;
+    case T_UINT:
+    case T_INT:
+    case T_FLOAT:
+        *out = mp_number(tok_number(&t));
+        return true;
+    case T_STR: {
+        mpi_string *s;
+        if (!make_string(d, &t, &s)) return false;
+        *out = mpi_value_cell(MP_STRING, s);
+        return true;
+    }
+    case T_EXT:
+        if (t.ext == MPI_EXT_STRING16) {
+            mpi_string *s;
+            if (!make_string(d, &t, &s)) return false;
+            *out = mpi_value_cell(MP_STRING, s);
+            return true;
+        }
+        if (t.ext == MPI_EXT_BIGINT) return make_bigint(d, &t, out);
+        break;
+    default:
+        break;
+    }
+    dfail(d, MP_EDECODE, t.at, "a boxed primitive must wrap a boolean, number, string or BigInt");
+    return false;
+}
+
+/* Is the next token a VIEW ext? (Does not consume it.) */
+static bool
+peek_view(const dec *d)
+{
+    const uint8_t *p = d->p;
+    size_t left = (size_t)(d->end - p);
+    if (left < 2) return false;
+    switch (p[0]) {
+    case 0xd4:
+    case 0xd5:
+    case 0xd6:
+    case 0xd7:
+    case 0xd8:
+        return (int8_t)p[1] == MPI_EXT_VIEW;
+    case 0xc7:
+        return left >= 3 && (int8_t)p[2] == MPI_EXT_VIEW;
+    case 0xc8:
+        return left >= 4 && (int8_t)p[3] == MPI_EXT_VIEW;
+    case 0xc9:
+        return left >= 6 && (int8_t)p[5] == MPI_EXT_VIEW;
+    default:
+        return false;
+    }
+}
+
+/* A buffer value was just produced: if a VIEW follows, it wraps it. */
+static bool
+maybe_view(dec *d, mp_value *v)
+{
+    if (!peek_view(d)) return true;
+    tok t;
+    if (!next_tok(d, &t)) return false;
+    if (t.n != 18) {
+        dfail(d, MP_EDECODE, t.at, "view payload must be 18 bytes, not %u", (unsigned)t.n);
+        return false;
+    }
+    uint8_t type = t.data[0], flags = t.data[1];
+    uint64_t off = le64(t.data + 2), len = le64(t.data + 10);
+    if (type > MPI_VIEW_DATAVIEW || (flags & ~MPI_VIEWF_TRACKING)) {
+        dfail(d, MP_EDECODE, t.at, "bad view type %u or flags 0x%x", (unsigned)type, (unsigned)flags);
+        return false;
+    }
+    bool tracking = (flags & MPI_VIEWF_TRACKING) != 0;
+    mpi_cell *b = v->u_.cell_;
+    bool elastic = b->kind == MP_ARRAYBUFFER ? (b->flags & MPI_AB_RESIZABLE) != 0
+                                             : (((mpi_sab *)b)->store->flags & MPI_STORE_GROWABLE) != 0;
+    if (tracking && (len != 0 || !elastic)) {
+        dfail(d, MP_EDECODE, t.at, "length-tracking view needs a resizable buffer and length 0");
+        return false;
+    }
+    /* MP_LENGTH_AUTO is SIZE_MAX: a fixed length must stay below it. */
+    if (off > SIZE_MAX || len >= (uint64_t)MP_LENGTH_AUTO) {
+        dfail(d, MP_EDECODE, t.at, "view offset or length out of range");
+        return false;
+    }
+    mp_value out;
+    mp_status st;
+    size_t length = tracking ? MP_LENGTH_AUTO : (size_t)len;
+    if (type == MPI_VIEW_DATAVIEW)
+        st = mp_dataview_new(*v, (size_t)off, length, &out);
+    else
+        st = mp_typedarray_new((mp_view_type)type, *v, (size_t)off, length, &out);
+    if (st != MP_OK) {
+        if (st == MP_ENOMEM) return NOMEM(d, t.at), false;
+        dfail(d, MP_EDECODE, t.at, "view (type %u, offset %llu, length %llu) does not fit its buffer (%s)",
+              (unsigned)type, (unsigned long long)off, (unsigned long long)len, mp_strerror(st));
+        return false;
+    }
+    if (!add_id(d, out, t.at)) return false;
+    *v = out;
+    return true;
+}
+
+static bool
+ext_uint(dec *d, const tok *t, uint32_t *out)
+{
+    switch (t->n) {
+    case 1:
+        *out = t->data[0];
+        return true;
+    case 2:
+        *out = (uint32_t)(t->data[0] | (t->data[1] << 8));
+        return true;
+    case 4:
+        *out = le32(t->data);
+        return true;
+    default:
+        dfail(d, MP_EDECODE, t->at, "ext %d payload must be 1, 2 or 4 bytes", t->ext);
+        return false;
+    }
+}
+
+static bool
+copy_arraybuffer(dec *d, const tok *t, const uint8_t *data, size_t len, bool resizable, uint64_t max, mp_value *out)
+{
+    if (len > d->lim.max_buffer_length || (resizable && max > d->lim.max_buffer_length)) {
+        dfail(d, MP_ELIMIT, t->at, "max_buffer_length (%zu) exceeded", d->lim.max_buffer_length);
+        return false;
+    }
+    if (resizable && (max < len || max > SIZE_MAX)) {
+        dfail(d, MP_EDECODE, t->at, "resizable ArrayBuffer max length below its length");
+        return false;
+    }
+    if (resizable && max - len > d->lim.max_reserve) {
+        dfail(d, MP_ELIMIT, t->at, "max_reserve (%zu) exceeded by a resizable ArrayBuffer reserving %llu bytes",
+              d->lim.max_reserve, (unsigned long long)max);
+        return false;
+    }
+    mpi_store *s;
+    mp_status st = mpi_store_new(&d->realm->alc, len, resizable ? (size_t)max : len, resizable ? MPI_STORE_GROWABLE : 0,
+                                 false, &s);
+    if (st != MP_OK) return NOMEM(d, t->at), false;
+    if (len) memcpy(s->data, data, len);
+    mpi_arraybuffer *ab = mpi_ab_adopt(d->realm, s, len, (size_t)max, resizable);
+    if (!ab) {
+        mpi_store_unref(s);
+        return NOMEM(d, t->at), false;
+    }
+    *out = mpi_value_cell(MP_ARRAYBUFFER, ab);
+    return add_id(d, *out, t->at) && maybe_view(d, out);
+}
+
+static bool is_index_key(const mpi_string *s);
+
+/* Decodes the value starting at the next token. Containers are created,
+ * given their id, and pushed as frames; their children come later. */
+static bool
+read_value(dec *d, mp_value *out, bool allow_hole)
+{
+    tok t;
+    if (!next_tok(d, &t)) return false;
+    mp_realm *r = d->realm;
+    switch (t.t) {
+    case T_NIL:
+        *out = mp_null();
+        return true;
+    case T_BOOL:
+        *out = mp_boolean(t.b);
+        return true;
+    case T_UINT:
+    case T_INT:
+    case T_FLOAT:
+        *out = mp_number(tok_number(&t));
+        return true;
+    case T_STR: {
+        mpi_string *s;
+        if (!make_string(d, &t, &s)) return false;
+        *out = mpi_value_cell(MP_STRING, s);
+        return true;
+    }
+    case T_BIN:
+        return copy_arraybuffer(d, &t, t.data, t.n, false, t.n, out);
+    case T_ARRAY: {
+        mpi_array *a = (mpi_array *)mpi_cell_new(r, MP_ARRAY, sizeof(mpi_array));
+        if (!a) return NOMEM(d, t.at), false;
+        if (t.n) {
+            /* The count was checked against the bytes left: O(input). */
+            a->elems = mpi_realm_alloc(r, (size_t)t.n * sizeof(mp_value));
+            if (!a->elems) return NOMEM(d, t.at), false;
+            a->cap = t.n;
+        }
+        *out = mpi_value_cell(MP_ARRAY, a);
+        if (!add_id(d, *out, t.at)) return false;
+        return t.n == 0 || push_frame(d, &a->h, DF_ARRAY, t.n, 0, t.at);
+    }
+    case T_MAP: {
+        mpi_object *o = (mpi_object *)mpi_cell_new(r, MP_OBJECT, sizeof(mpi_object));
+        if (!o) return NOMEM(d, t.at), false;
+        if (t.n) {
+            /* Room for every key up front (the count was checked against
+             * the bytes left); props.c adds the hash index on first use. */
+            o->props.slots = mpi_realm_alloc(r, (size_t)t.n * sizeof(mpi_prop));
+            if (!o->props.slots) return NOMEM(d, t.at), false;
+            o->props.cap = t.n;
+        }
+        *out = mpi_value_cell(MP_OBJECT, o);
+        if (!add_id(d, *out, t.at)) return false;
+        return t.n == 0 || push_frame(d, &o->h, DF_OBJECT, t.n, 0, t.at);
+    }
+    case T_EXT:
+        break;
+    default:
+        return dfail(d, MP_EDECODE, t.at, "unexpected token"), false;
+    }
+    size_t left = (size_t)(d->end - d->p);
+    switch (t.ext) {
+    case MPI_EXT_UNDEFINED:
+        if (t.n != 0) break;
+        *out = mp_undefined();
+        return true;
+    case MPI_EXT_HOLE:
+        if (t.n != 0) break;
+        if (!allow_hole) return dfail(d, MP_EDECODE, t.at, "hole outside a dense array ext"), false;
+        *out = mpi_hole();
+        return true;
+    case MPI_EXT_STRING16: {
+        mpi_string *s;
+        if (!make_string(d, &t, &s)) return false;
+        *out = mpi_value_cell(MP_STRING, s);
+        return true;
+    }
+    case MPI_EXT_BIGINT:
+        return make_bigint(d, &t, out);
+    case MPI_EXT_DATE: {
+        if (t.n != 8) break;
+        uint64_t bits = le64(t.data);
+        double time;
+        memcpy(&time, &bits, 8);
+        if (mp_date_new(r, time, out) != MP_OK) return NOMEM(d, t.at), false;
+        return add_id(d, *out, t.at);
+    }
+    case MPI_EXT_REGEXP: {
+        if (t.n != 1) break;
+        uint8_t flags = t.data[0];
+        if ((flags & (1u << 5)) && (flags & (1u << 7)))
+            return dfail(d, MP_EDECODE, t.at, "RegExp flags u and v together"), false;
+        mpi_string *src;
+        if (!read_string(d, &src, "RegExp source")) return false;
+        mpi_regexp *re = (mpi_regexp *)mpi_cell_new(r, MP_REGEXP, sizeof(mpi_regexp));
+        if (!re) return NOMEM(d, t.at), false;
+        re->h.aux = flags;
+        re->source = src;
+        *out = mpi_value_cell(MP_REGEXP, re);
+        return add_id(d, *out, t.at);
+    }
+    case MPI_EXT_ARRAY: {
+        if (t.n < 1) break;
+        uint8_t form = t.data[0];
+        if (form == MPI_ARRAY_FORM_DENSE && t.n == 9) {
+            uint32_t len = le32(t.data + 1), np = le32(t.data + 5);
+            if ((uint64_t)len + 2ull * np > left)
+                return dfail(d, MP_EDECODE, t.at, "array declares more children than bytes left"), false;
+            mpi_array *a = (mpi_array *)mpi_cell_new(r, MP_ARRAY, sizeof(mpi_array));
+            if (!a) return NOMEM(d, t.at), false;
+            if (len) {
+                a->elems = mpi_realm_alloc(r, (size_t)len * sizeof(mp_value));
+                if (!a->elems) return NOMEM(d, t.at), false;
+                a->cap = len;
+            }
+            *out = mpi_value_cell(MP_ARRAY, a);
+            if (!add_id(d, *out, t.at)) return false;
+            if (len == 0 && np == 0) return true;
+            if (!push_frame(d, &a->h, DF_ARRAY_DENSE, len, np, t.at)) return false;
+            if (len == 0) ((dframe *)mpi_stk_at(&d->stack, d->stack.len - 1))->phase = 1;
+            return true;
+        }
+        if (form == MPI_ARRAY_FORM_SPARSE && t.n == 13) {
+            uint32_t len = le32(t.data + 1), n = le32(t.data + 5), np = le32(t.data + 9);
+            if (2ull * n + 2ull * np > left)
+                return dfail(d, MP_EDECODE, t.at, "array declares more children than bytes left"), false;
+            if (n > len)
+                return dfail(d, MP_EDECODE, t.at, "sparse array with more elements than its length"), false;
+            if (mp_array_new(r, len, out) != MP_OK) return NOMEM(d, t.at), false;
+            if (!add_id(d, *out, t.at)) return false;
+            if (n == 0 && np == 0) return true;
+            if (!push_frame(d, out->u_.cell_, DF_ARRAY_SPARSE, n, np, t.at)) return false;
+            if (n == 0) ((dframe *)mpi_stk_at(&d->stack, d->stack.len - 1))->phase = 1;
+            return true;
+        }
+        return dfail(d, MP_EDECODE, t.at, "bad array ext form %u / length %u", (unsigned)form, (unsigned)t.n), false;
+    }
+    case MPI_EXT_MAP:
+    case MPI_EXT_SET: {
+        if (t.n != 4) break;
+        uint32_t n = le32(t.data);
+        bool is_map = t.ext == MPI_EXT_MAP;
+        if ((uint64_t)n * (is_map ? 2 : 1) > left)
+            return dfail(d, MP_EDECODE, t.at, "%s declares more entries than bytes left", is_map ? "Map" : "Set"),
+                   false;
+        /* The table's capacity and its index (twice the capacity) are uint32. */
+        if (n > MPI_MAP_MAX_ENTRIES)
+            return dfail(d, MP_ELIMIT, t.at, "%s of %u entries: at most %u are supported", is_map ? "Map" : "Set",
+                         (unsigned)n, (unsigned)MPI_MAP_MAX_ENTRIES),
+                   false;
+        if ((is_map ? mp_map_new(r, out) : mp_set_new(r, out)) != MP_OK) return NOMEM(d, t.at), false;
+        if (n) {
+            /* Pre-size: n <= bytes left, so this is O(input). */
+            mpi_map *m = out->u_.cell_;
+            uint32_t cap = 4;
+            while (cap < n)
+                cap *= 2;
+            m->entries = mpi_realm_alloc(r, (size_t)cap * sizeof(mpi_map_entry));
+            m->index = mpi_realm_alloc(r, (size_t)cap * 2 * sizeof(uint32_t));
+            if (!m->entries || !m->index) {
+                mpi_realm_dealloc(r, m->entries, (size_t)cap * sizeof(mpi_map_entry));
+                mpi_realm_dealloc(r, m->index, (size_t)cap * 2 * sizeof(uint32_t));
+                m->entries = NULL;
+                m->index = NULL;
+                return NOMEM(d, t.at), false;
+            }
+            memset(m->index, 0, (size_t)cap * 2 * sizeof(uint32_t));
+            m->cap = cap;
+            m->index_cap = cap * 2;
+        }
+        if (!add_id(d, *out, t.at)) return false;
+        return n == 0 || push_frame(d, out->u_.cell_, is_map ? DF_MAP : DF_SET, n, 0, t.at);
+    }
+    case MPI_EXT_ERROR: {
+        if (t.n != 2) break;
+        uint8_t type = t.data[0], fl = t.data[1];
+        if (type >= MP_ERR_TYPE_COUNT_ || (fl & ~(MPI_ERRF_MESSAGE | MPI_ERRF_STACK | MPI_ERRF_CAUSE)))
+            return dfail(d, MP_EDECODE, t.at, "bad Error type %u or fields 0x%x", (unsigned)type, (unsigned)fl), false;
+        mpi_string *msg = NULL, *stack = NULL;
+        if ((fl & MPI_ERRF_MESSAGE) && !read_string(d, &msg, "Error message")) return false;
+        if ((fl & MPI_ERRF_STACK) && !read_string(d, &stack, "Error stack")) return false;
+        mpi_error *e = (mpi_error *)mpi_cell_new(r, MP_ERROR, sizeof(mpi_error));
+        if (!e) return NOMEM(d, t.at), false;
+        e->h.aux = type;
+        e->message = msg;
+        e->stack = stack;
+        e->cause = mp_undefined();
+        *out = mpi_value_cell(MP_ERROR, e);
+        /* Registered before its cause is read, so the cause may be itself. */
+        if (!add_id(d, *out, t.at)) return false;
+        return !(fl & MPI_ERRF_CAUSE) || push_frame(d, &e->h, DF_ERROR, 1, 0, t.at);
+    }
+    case MPI_EXT_BOXED: {
+        if (t.n != 0) break;
+        mp_value prim;
+        if (!read_boxed_primitive(d, &prim)) return false;
+        if (mp_boxed_new(r, prim, out) != MP_OK) return NOMEM(d, t.at), false;
+        return add_id(d, *out, t.at);
+    }
+    case MPI_EXT_ARRAYBUFFER: {
+        if (t.n < 1) break;
+        uint8_t fl = t.data[0];
+        if (fl & ~MPI_ABF_RESIZABLE) return dfail(d, MP_EDECODE, t.at, "bad ArrayBuffer flags 0x%x", fl), false;
+        bool resizable = fl & MPI_ABF_RESIZABLE;
+        size_t head = resizable ? 9 : 1;
+        if (t.n < head) break;
+        uint64_t max = resizable ? le64(t.data + 1) : t.n - head;
+        return copy_arraybuffer(d, &t, t.data + head, t.n - head, resizable, max, out);
+    }
+    case MPI_EXT_MOVED: {
+        uint32_t i;
+        if (!ext_uint(d, &t, &i)) return false;
+        mp_message *m = d->msg;
+        if (i >= m->n_moved || !m->moved[i].store)
+            return dfail(d, MP_EDECODE, t.at, "moved-store index %u out of range or already used", (unsigned)i), false;
+        mpi_moved *mv = &m->moved[i];
+        mpi_arraybuffer *ab = mpi_ab_adopt(r, mv->store, mv->byte_length, mv->max_byte_length, mv->resizable);
+        if (!ab) return NOMEM(d, t.at), false;
+        mv->store = NULL; /* adopted: the buffer owns the reference now */
+        *out = mpi_value_cell(MP_ARRAYBUFFER, ab);
+        return add_id(d, *out, t.at) && maybe_view(d, out);
+    }
+    case MPI_EXT_SAB: {
+        uint32_t i;
+        if (!ext_uint(d, &t, &i)) return false;
+        if (i >= d->msg->n_shared)
+            return dfail(d, MP_EDECODE, t.at, "SharedArrayBuffer index %u out of range", (unsigned)i), false;
+        mpi_sab *s = (mpi_sab *)mpi_cell_new(r, MP_SHAREDARRAYBUFFER, sizeof(mpi_sab));
+        if (!s) return NOMEM(d, t.at), false;
+        mpi_store_ref(d->msg->shared[i]);
+        s->store = d->msg->shared[i];
+        *out = mpi_value_cell(MP_SHAREDARRAYBUFFER, s);
+        return add_id(d, *out, t.at) && maybe_view(d, out);
+    }
+    case MPI_EXT_HOST: {
+        if (t.n != 8) break;
+        uint32_t tag = le32(t.data), i = le32(t.data + 4);
+        mp_message *m = d->msg;
+        if (i >= m->n_hosts || m->hosts[i].tag != tag || d->used[i])
+            return dfail(d, MP_EDECODE, t.at, "host payload index %u out of range, reused or of another type",
+                         (unsigned)i),
+                   false;
+        const mpi_host_type *ht = mpi_host_type_find(r, tag);
+        if (!ht)
+            return dfail(d, MP_EDATACLONE, t.at, "host type %u has no codec registered in the target realm",
+                         (unsigned)tag),
+                   false;
+        d->used[i] = 1;
+        void *ptr = NULL;
+        mp_status st = ht->hooks.read(ht->ctx, r, m->hosts[i].payload, &ptr);
+        if (st != MP_OK)
+            return dfail(d, st, t.at, "host type %u: its read hook failed (%s)", (unsigned)tag, mp_strerror(st)), false;
+        if (mp_host_new(r, tag, ptr, out) != MP_OK) return NOMEM(d, t.at), false;
+        return add_id(d, *out, t.at);
+    }
+    case MPI_EXT_BACKREF: {
+        uint32_t id;
+        if (!ext_uint(d, &t, &id)) return false;
+        if (id >= d->ids.len)
+            return dfail(d, MP_EDECODE, t.at, "back-reference to id %u, only %zu assigned", (unsigned)id, d->ids.len),
+                   false;
+        *out = *(mp_value *)mpi_stk_at(&d->ids, id);
+        if (out->kind_ == MP_ARRAYBUFFER || out->kind_ == MP_SHAREDARRAYBUFFER) return maybe_view(d, out);
+        return true;
+    }
+    case MPI_EXT_VIEW:
+        return dfail(d, MP_EDECODE, t.at, "view ext not preceded by its buffer"), false;
+    default:
+        return dfail(d, MP_EDECODE, t.at, "unknown ext type %d", t.ext), false;
+    }
+    return dfail(d, MP_EDECODE, t.at, "ext %d has a malformed payload (%u bytes)", t.ext, (unsigned)t.n), false;
+}
+
+/* Canonical array index "0".."4294967294". */
+static bool
+is_index_key(const mpi_string *s)
+{
+    uint32_t n = s->length;
+    if (n == 0 || n > 10) return false;
+    uint64_t v = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint16_t c = mpi_string_unit(s, i);
+        if (c < '0' || c > '9' || (i == 0 && c == '0' && n > 1)) return false;
+        v = v * 10 + (c - '0');
+    }
+    return v <= 4294967294u;
+}
+
+/* Reads a key and a value into a property table; rejects duplicates. */
+static bool
+read_prop(dec *d, mpi_props *props, bool named_only)
+{
+    size_t at = OFF(d, d->p);
+    mpi_string *key;
+    if (!read_string(d, &key, "a property key")) return false;
+    if (named_only && is_index_key(key))
+        return dfail(d, MP_EDECODE, at, "array-index key among an array's named properties"), false;
+    uint32_t before = props->live;
+    mp_value v;
+    if (!read_value(d, &v, false)) return false;
+    if (mpi_props_set(d->realm, props, key, v) != MP_OK) return NOMEM(d, at), false;
+    if (props->live == before) return dfail(d, MP_EDECODE, at, "duplicate property key"), false;
+    return true;
+}
+
+/* One step of the top frame: reads its next child, or pops it. */
+static bool
+step(dec *d)
+{
+    size_t fi = d->stack.len - 1;
+    dframe *f = mpi_stk_at(&d->stack, fi);
+    size_t at = OFF(d, d->p);
+    switch (f->kind) {
+    case DF_ARRAY: {
+        mpi_array *a = (mpi_array *)f->cell;
+        if (f->i == f->n) break;
+        f->i++;
+        mp_value v;
+        if (!read_value(d, &v, false)) return false;
+        a->elems[a->length++] = v;
+        a->count++;
+        return true;
+    }
+    case DF_ARRAY_DENSE:
+    case DF_ARRAY_SPARSE: {
+        mpi_array *a = (mpi_array *)f->cell;
+        if (f->phase == 0) {
+            f->i++;
+            if (f->i == f->n) f->phase = 1, f->i = 0;
+            if (f->kind == DF_ARRAY_DENSE) {
+                mp_value v;
+                if (!read_value(d, &v, true)) return false;
+                a->elems[a->length++] = v;
+                if (!mpi_is_hole(v)) a->count++;
+                return true;
+            }
+            tok t;
+            if (!next_tok(d, &t)) return false;
+            if (t.t != T_UINT || t.u >= a->length || t.u < f->last)
+                return dfail(d, MP_EDECODE, t.at, "sparse array index missing, out of order or past the length"), false;
+            f->last = (uint32_t)t.u + 1;
+            mp_value v;
+            if (!read_value(d, &v, false)) return false;
+            if (mp_array_set(mpi_value_cell(MP_ARRAY, a), (uint32_t)t.u, v) != MP_OK) return NOMEM(d, at), false;
+            return true;
+        }
+        if (f->i == f->np) break;
+        f->i++;
+        return read_prop(d, &a->props, true);
+    }
+    case DF_OBJECT:
+        if (f->i == f->n) break;
+        f->i++;
+        return read_prop(d, &((mpi_object *)f->cell)->props, false);
+    case DF_MAP:
+    case DF_SET: {
+        if (f->i == f->n) break;
+        mp_value v;
+        if (f->kind == DF_MAP && f->phase == 0) {
+            f->phase = 1;
+            if (!read_value(d, &v, false)) return false;
+            ((dframe *)mpi_stk_at(&d->stack, fi))->pending = v;
+            return true;
+        }
+        f->i++;
+        f->phase = 0;
+        mp_value key = f->pending;
+        mpi_cell *c = f->cell;
+        if (!read_value(d, &v, false)) return false;
+        mpi_map *m = (mpi_map *)c;
+        uint32_t before = m->live;
+        mp_value mv = mpi_value_cell((mp_kind)c->kind, c);
+        mp_status st = c->kind == MP_MAP ? mp_map_set(mv, key, v) : mp_set_add(mv, v);
+        if (st != MP_OK) return NOMEM(d, at), false;
+        if (m->live == before) return dfail(d, MP_EDECODE, at, "duplicate Map or Set key"), false;
+        return true;
+    }
+    case DF_ERROR: {
+        if (f->i == 1) break;
+        f->i = 1;
+        mpi_error *e = (mpi_error *)f->cell;
+        mp_value v;
+        if (!read_value(d, &v, false)) return false;
+        e->cause = v;
+        e->h.flags |= MPI_ERROR_HAS_CAUSE;
+        return true;
+    }
+    default:
+        break;
+    }
+    d->stack.len--;
+    return true;
+}
+
+/* ---- the entry point ------------------------------------------------------------------ */
+
+mp_status
+mp_deserialize(mp_message *msg, mp_realm *realm, const mp_decode_limits *limits, mp_value *out, mp_error_info *err)
+{
+    if (!msg) return mpi_fail(err, MP_EINVAL, MP_NO_OFFSET, NULL, "message is NULL");
+    if (!realm || !out) {
+        mp_message_free(msg);
+        return mpi_fail(err, MP_EINVAL, MP_NO_OFFSET, NULL, "realm or out is NULL");
+    }
+    dec d;
+    memset(&d, 0, offsetof(dec, keys));
+    /* The string cache is sized to the message: small ones clear little. */
+    size_t nkeys = 16;
+    while (nkeys < KEY_CACHE && nkeys * 16 < msg->len)
+        nkeys *= 2;
+    memset(d.keys, 0, nkeys * sizeof d.keys[0]);
+    d.key_mask = (uint32_t)(nkeys - 1);
+    d.start = d.p = msg->bytes;
+    d.end = msg->len ? msg->bytes + msg->len : msg->bytes; /* no arithmetic on NULL */
+    d.realm = realm;
+    d.msg = msg;
+    d.lim = limits ? *limits : mp_decode_limits_default();
+    d.err = err;
+    const mp_allocator *alc = &msg->alc;
+    mpi_stk_init(&d.ids, alc, sizeof(mp_value), d.ids_inline, sizeof d.ids_inline / sizeof d.ids_inline[0]);
+    mpi_stk_init(&d.stack, alc, sizeof(dframe), d.stack_inline, sizeof d.stack_inline / sizeof d.stack_inline[0]);
+    mpi_vec_init(&d.units, alc, sizeof(uint16_t));
+    mpi_vec_init(&d.words, alc, sizeof(uint64_t));
+    mp_value root = mp_undefined();
+    if (msg->len > d.lim.max_bytes) {
+        dfail(&d, MP_ELIMIT, 0, "max_bytes (%zu) exceeded by a %zu-byte message", d.lim.max_bytes, msg->len);
+        goto done;
+    }
+    if (msg->n_hosts) {
+        d.used = mpi_malloc(alc, msg->n_hosts);
+        if (!d.used) {
+            NOMEM(&d, 0);
+            goto done;
+        }
+        memset(d.used, 0, msg->n_hosts);
+    }
+    tok t;
+    if (msg->len == 0) {
+        dfail(&d, MP_EDECODE, 0, "empty message: no version header");
+        goto done;
+    }
+    if (!next_tok(&d, &t)) goto done;
+    if (t.t != T_UINT) {
+        dfail(&d, MP_EDECODE, 0, "message does not start with a format version");
+        goto done;
+    }
+    if (t.u != MP_FORMAT_VERSION) {
+        dfail(&d, MP_EVERSION, 0, "format version %llu is not supported (this build reads %u)", (unsigned long long)t.u,
+              MP_FORMAT_VERSION);
+        goto done;
+    }
+    if (!read_value(&d, &root, false)) goto done;
+    while (d.stack.len)
+        if (!step(&d)) goto done;
+    if (d.p != d.end) dfail(&d, MP_EDECODE, OFF(&d, d.p), "%zu trailing bytes after the value", (size_t)(d.end - d.p));
+done:
+    mpi_stk_destroy(&d.ids);
+    mpi_stk_destroy(&d.stack);
+    mpi_vec_destroy(&d.units);
+    mpi_vec_destroy(&d.words);
+    mpi_free(alc, d.used);
+    mp_status st = d.fail;
+    /* Unreferenced moved stores, shared references and host payloads go
+     * with the message. */
+    mp_message_free(msg);
+    if (st == MP_OK) *out = root;
+    return st;
+}

@@ -1,0 +1,403 @@
+/* Messages and their side tables, the per-realm host type registry,
+ * transfer-list validation and the small helpers the encoder, decoder and
+ * direct clone share. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "codec_internal.h"
+
+/* ---- messages ------------------------------------------------------------------ */
+
+mp_message *
+mpi_message_new(const mp_allocator *alc)
+{
+    alc = mpi_allocator_or_default(alc);
+    mp_message *m = mpi_malloc(alc, sizeof *m);
+    if (!m) return NULL;
+    memset(m, 0, sizeof *m);
+    m->alc = *alc;
+    return m;
+}
+
+void
+mp_message_free(mp_message *m)
+{
+    if (!m) return;
+    mp_allocator alc = m->alc;
+    for (size_t i = 0; i < m->n_moved; i++)
+        mpi_store_unref(m->moved[i].store);
+    for (size_t i = 0; i < m->n_shared; i++)
+        mpi_store_unref(m->shared[i]);
+    for (size_t i = 0; i < m->n_hosts; i++) {
+        mpi_host_payload *h = &m->hosts[i];
+        if (h->free_payload) h->free_payload(h->ctx, h->payload);
+    }
+    mpi_free(&alc, m->moved);
+    mpi_free(&alc, m->shared);
+    mpi_free(&alc, m->hosts);
+    mpi_free(&alc, m->bytes);
+    mpi_free(&alc, m);
+}
+
+mp_status
+mp_message_from_bytes(const void *bytes, size_t len, const mp_allocator *alc, mp_message **out)
+{
+    if (!out || (!bytes && len)) return MP_EINVAL;
+    mp_message *m = mpi_message_new(alc);
+    if (!m) return MP_ENOMEM;
+    if (len) {
+        m->bytes = mpi_malloc(&m->alc, len);
+        if (!m->bytes) {
+            mp_message_free(m);
+            return MP_ENOMEM;
+        }
+        memcpy(m->bytes, bytes, len);
+    }
+    m->len = m->cap = len;
+    *out = m;
+    return MP_OK;
+}
+
+void
+mp_message_bytes(const mp_message *m, const void **bytes, size_t *len)
+{
+    if (bytes) *bytes = m ? m->bytes : NULL;
+    if (len) *len = m ? m->len : 0;
+}
+
+mp_message_info
+mp_message_get_info(const mp_message *m)
+{
+    mp_message_info i = {0, 0, 0};
+    if (m) {
+        i.moved_stores = m->n_moved;
+        i.shared_stores = m->n_shared;
+        i.host_payloads = m->n_hosts;
+    }
+    return i;
+}
+
+/* Grows a side table by one slot. */
+static void *
+table_push(const mp_allocator *alc, void **data, size_t *n, size_t *cap, size_t elem)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 4;
+        void *d = mpi_realloc(alc, *data, *cap * elem, c * elem);
+        if (!d) return NULL;
+        *data = d;
+        *cap = c;
+    }
+    return (uint8_t *)*data + (*n)++ * elem;
+}
+
+mp_status
+mpi_message_add_shared(mp_message *m, mpi_store *s, uint32_t *index)
+{
+    if (m->n_shared >= UINT32_MAX) return MP_ENOMEM;
+    mpi_store **slot = table_push(&m->alc, (void **)&m->shared, &m->n_shared, &m->cap_shared, sizeof *slot);
+    if (!slot) return MP_ENOMEM;
+    mpi_store_ref(s);
+    *slot = s;
+    *index = (uint32_t)(m->n_shared - 1);
+    return MP_OK;
+}
+
+mp_status
+mpi_message_add_host(mp_message *m, const mpi_host_payload *h, uint32_t *index)
+{
+    if (m->n_hosts >= UINT32_MAX) return MP_ENOMEM;
+    mpi_host_payload *slot = table_push(&m->alc, (void **)&m->hosts, &m->n_hosts, &m->cap_hosts, sizeof *slot);
+    if (!slot) return MP_ENOMEM;
+    *slot = *h;
+    *index = (uint32_t)(m->n_hosts - 1);
+    return MP_OK;
+}
+
+/* ---- limits ---------------------------------------------------------------------- */
+
+mp_decode_limits
+mp_decode_limits_default(void)
+{
+    mp_decode_limits l;
+    l.max_depth = 10000000;
+    l.max_bytes = SIZE_MAX;
+    l.max_objects = SIZE_MAX;
+    l.max_string_length = SIZE_MAX;
+    l.max_buffer_length = SIZE_MAX;
+    l.max_reserve = (size_t)64 << 20;
+    return l;
+}
+
+/* ---- host type registry ----------------------------------------------------------- */
+
+typedef struct host_registry {
+    mpi_host_type *types;
+    size_t n;
+    size_t cap;
+} host_registry;
+
+static void
+registry_free(mp_realm *r)
+{
+    host_registry *reg = r->codec_state;
+    if (!reg) return;
+    mpi_free(&r->alc, reg->types);
+    mpi_free(&r->alc, reg);
+    r->codec_state = NULL;
+    r->codec_free = NULL;
+}
+
+const mpi_host_type *
+mpi_host_type_find(const mp_realm *r, uint32_t tag)
+{
+    const host_registry *reg = r ? r->codec_state : NULL;
+    if (!reg) return NULL;
+    for (size_t i = 0; i < reg->n; i++)
+        if (reg->types[i].tag == tag) return &reg->types[i];
+    return NULL;
+}
+
+mp_status
+mp_realm_register_host_type(mp_realm *realm, uint32_t type_tag, const mp_host_type_hooks *hooks, void *ctx)
+{
+    if (!realm || !hooks || !hooks->write || !hooks->read) return MP_EINVAL;
+    host_registry *reg = realm->codec_state;
+    if (!reg) {
+        reg = mpi_malloc(&realm->alc, sizeof *reg);
+        if (!reg) return MP_ENOMEM;
+        memset(reg, 0, sizeof *reg);
+        realm->codec_state = reg;
+        realm->codec_free = registry_free;
+    }
+    for (size_t i = 0; i < reg->n; i++) {
+        if (reg->types[i].tag == type_tag) {
+            reg->types[i].hooks = *hooks;
+            reg->types[i].ctx = ctx;
+            return MP_OK;
+        }
+    }
+    mpi_host_type *t = table_push(&realm->alc, (void **)&reg->types, &reg->n, &reg->cap, sizeof *t);
+    if (!t) return MP_ENOMEM;
+    t->tag = type_tag;
+    t->hooks = *hooks;
+    t->ctx = ctx;
+    return MP_OK;
+}
+
+/* ---- transfer lists ------------------------------------------------------------------ */
+
+/* ---- small containers ------------------------------------------------------------ */
+
+void *
+mpi_stk_grow(mpi_stk *s)
+{
+    size_t cap = s->cap ? s->cap * 2 : 16;
+    if (cap > SIZE_MAX / s->elem) return NULL;
+    uint8_t *d;
+    if (s->data == s->inl) {
+        d = mpi_malloc(s->alc, cap * s->elem);
+        if (!d) return NULL;
+        if (s->len) memcpy(d, s->data, s->len * s->elem);
+    } else {
+        d = mpi_realloc(s->alc, s->data, s->cap * s->elem, cap * s->elem);
+        if (!d) return NULL;
+    }
+    s->data = d;
+    s->cap = cap;
+    return s->data + s->len++ * s->elem;
+}
+
+static void
+idt_insert(mpi_idt_slot *slots, size_t cap, const void *key, uintptr_t val)
+{
+    size_t mask = cap - 1;
+    size_t i = mpi_idt_hash(key) & mask;
+    while (slots[i].k)
+        i = (i + 1) & mask;
+    slots[i].k = key;
+    slots[i].v = val;
+}
+
+mp_status
+mpi_idtab_put(mpi_idtab *t, const void *key, uintptr_t val)
+{
+    if (MPI_LIKELY(!t->slots && t->n < MPI_IDT_SMALL)) {
+        t->small[t->n].k = key;
+        t->small[t->n++].v = val;
+        return MP_OK;
+    }
+    if (!t->slots || 2 * (t->n + 1) > t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        if (cap > SIZE_MAX / 2 / sizeof(mpi_idt_slot)) return MP_ENOMEM;
+        mpi_idt_slot *slots = mpi_malloc(t->alc, cap * sizeof *slots);
+        if (!slots) return MP_ENOMEM;
+        memset(slots, 0, cap * sizeof *slots);
+        if (t->slots) {
+            for (size_t i = 0; i < t->cap; i++)
+                if (t->slots[i].k) idt_insert(slots, cap, t->slots[i].k, t->slots[i].v);
+            mpi_free(t->alc, t->slots);
+        } else {
+            for (size_t i = 0; i < t->n; i++)
+                idt_insert(slots, cap, t->small[i].k, t->small[i].v);
+        }
+        t->slots = slots;
+        t->cap = cap;
+    }
+    idt_insert(t->slots, t->cap, key, val);
+    t->n++;
+    return MP_OK;
+}
+
+mp_status
+mpi_xfer_prepare(mpi_xfer *x, mp_realm **realm, const mp_value *transfer, size_t n, mpi_idtab *ids,
+                 const mp_allocator *alc, mp_error_info *err)
+{
+    memset(x, 0, sizeof *x);
+    x->alc = alc;
+    if (n == 0) return MP_OK;
+    if (!transfer) return mpi_fail(err, MP_EINVAL, MP_NO_OFFSET, NULL, "transfer list is NULL with n = %zu", n);
+    char path[32];
+    /* Node's order per entry: kind, then detached / not detachable, then
+     * duplicate. Nothing is mutated here. */
+    for (size_t i = 0; i < n; i++) {
+        mp_value t = transfer[i];
+        snprintf(path, sizeof path, "transfer[%zu]", i);
+        switch (t.kind_) {
+        case MP_SHAREDARRAYBUFFER:
+            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
+                            "A SharedArrayBuffer could not be cloned. SharedArrayBuffer must not be transferred.");
+        case MP_PORT:
+            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
+                            "Found invalid value in transferList. (MessagePort transfer is not supported yet)");
+        case MP_ARRAYBUFFER: {
+            mpi_arraybuffer *ab = t.u_.cell_;
+            if (ab->h.flags & MPI_AB_DETACHED)
+                return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
+                                "An ArrayBuffer is detached and could not be cloned.");
+            if (ab->h.flags & MPI_AB_NOT_DETACHABLE)
+                return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
+                                "ArrayBuffer is not detachable and could not be cloned.");
+            break;
+        }
+        case MP_HOST: {
+            mpi_host *h = t.u_.cell_;
+            const mpi_host_type *ht = mpi_host_type_find(h->h.realm, h->h.aux);
+            if (!ht || !ht->hooks.transfer)
+                return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
+                                "Found invalid value in transferList. (host type %u is not transferable)",
+                                (unsigned)h->h.aux);
+            break;
+        }
+        default:
+            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "Found invalid value in transferList.");
+        }
+        mpi_cell *c = t.u_.cell_;
+        if (!*realm) *realm = c->realm;
+        if (c->realm != *realm)
+            return mpi_fail(err, MP_EREALM, MP_NO_OFFSET, path, "transfer list entry belongs to another realm");
+    }
+    x->entries = mpi_malloc(alc, n * sizeof *x->entries);
+    if (!x->entries) return mpi_fail(err, MP_ENOMEM, MP_NO_OFFSET, NULL, NULL);
+    for (size_t i = 0; i < n; i++) {
+        mpi_cell *c = transfer[i].u_.cell_;
+        snprintf(path, sizeof path, "transfer[%zu]", i);
+        if (mpi_idtab_get(ids, c)) {
+            mpi_xfer_destroy(x);
+            mpi_idtab_destroy(ids);
+            mpi_idtab_init(ids, alc);
+            if (c->kind == MP_ARRAYBUFFER)
+                return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "Transfer list contains duplicate ArrayBuffer");
+            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "Transfer list contains duplicate host object");
+        }
+        mpi_xfer_entry *e = &x->entries[x->n];
+        memset(e, 0, sizeof *e);
+        e->cell = c;
+        if (c->kind == MP_ARRAYBUFFER) {
+            e->ab_index = x->n_ab++;
+        } else {
+            e->ht = mpi_host_type_find(c->realm, c->aux);
+        }
+        if (mpi_idtab_put(ids, c, MPI_XFER_MARK(x->n)) != MP_OK) {
+            mpi_xfer_destroy(x);
+            mpi_idtab_destroy(ids);
+            mpi_idtab_init(ids, alc);
+            return mpi_fail(err, MP_ENOMEM, MP_NO_OFFSET, NULL, NULL);
+        }
+        x->n++;
+    }
+    return MP_OK;
+}
+
+void
+mpi_xfer_destroy(mpi_xfer *x)
+{
+    if (x->entries) mpi_free(x->alc, x->entries);
+    x->entries = NULL;
+    x->n = x->n_ab = 0;
+}
+
+mpi_arraybuffer *
+mpi_ab_adopt(mp_realm *r, mpi_store *s, size_t byte_length, size_t max_byte_length, bool resizable)
+{
+    mpi_arraybuffer *ab = (mpi_arraybuffer *)mpi_cell_new(r, MP_ARRAYBUFFER, sizeof *ab);
+    if (!ab) return NULL;
+    ab->store = s;
+    ab->byte_length = byte_length;
+    ab->max_byte_length = resizable ? max_byte_length : byte_length;
+    if (resizable) ab->h.flags |= MPI_AB_RESIZABLE;
+    return ab;
+}
+
+/* ---- paths ------------------------------------------------------------------------------ */
+
+void
+mpi_path_append(mpi_pathbuf *p, const char *fmt, ...)
+{
+    if (p->len + 1 >= p->cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(p->buf + p->len, p->cap - p->len, fmt, ap);
+    va_end(ap);
+    if (k < 0) return;
+    p->len += (size_t)k;
+    if (p->len >= p->cap) p->len = p->cap - 1;
+}
+
+void
+mpi_path_key(mpi_pathbuf *p, const mpi_string *key)
+{
+    bool ident = key->length > 0 && key->length <= 64 && !(key->h.flags & MPI_STR_WIDE);
+    for (uint32_t i = 0; ident && i < key->length; i++) {
+        uint8_t c = key->u.narrow[i];
+        bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '$';
+        bool digit = c >= '0' && c <= '9';
+        if (!(alpha || (i > 0 && digit))) ident = false;
+    }
+    if (ident) {
+        mpi_path_append(p, ".%.*s", (int)key->length, (const char *)key->u.narrow);
+        return;
+    }
+    /* Anything else as a quoted key, printable ASCII only, kept short. */
+    mpi_path_append(p, "[\"");
+    for (uint32_t i = 0; i < key->length && i < 48; i++) {
+        uint16_t c = mpi_string_unit(key, i);
+        if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\')
+            mpi_path_append(p, "%c", (char)c);
+        else
+            mpi_path_append(p, "\\u%04x", (unsigned)c);
+    }
+    if (key->length > 48) mpi_path_append(p, "...");
+    mpi_path_append(p, "\"]");
+}
+
+size_t
+mpi_codec_view_esize(uint32_t type)
+{
+    static const uint8_t sizes[MP_VIEW_TYPE_COUNT_] = {
+        [MP_INT8] = 1,    [MP_UINT8] = 1,    [MP_UINT8_CLAMPED] = 1, [MP_INT16] = 2,
+        [MP_UINT16] = 2,  [MP_INT32] = 4,    [MP_UINT32] = 4,        [MP_FLOAT32] = 4,
+        [MP_FLOAT64] = 8, [MP_BIGINT64] = 8, [MP_BIGUINT64] = 8,
+    };
+    return type < MP_VIEW_TYPE_COUNT_ ? sizes[type] : 1;
+}
