@@ -100,11 +100,16 @@ typedef struct mpi_cell {
     uint32_t aux;           /* per kind, below */
 } mpi_cell;
 
+typedef struct mpi_chunk mpi_chunk;
+
 struct mp_realm {
     mp_allocator alc;
     mpi_cell *cells;
     size_t cell_count;
-    size_t bytes;           /* bytes held from alc (cells and their vectors) */
+    size_t bytes;           /* bytes in use by values (cells and their vectors) */
+    size_t reserved;        /* bytes held from alc: arena chunks and large blocks */
+    mpi_chunk *chunk;       /* the chunk small blocks are bumped from, or NULL */
+    mpi_chunk *chunks;      /* every chunk, doubly linked */
     /* Codec-owned state (the host type registry, codec/). mp_realm_new sets
      * both to NULL; mp_realm_free calls codec_free(realm), if set, before
      * freeing any cell. */

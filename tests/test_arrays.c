@@ -87,7 +87,8 @@ test_sparse_max_length(void)
     CU_ASSERT_EQUAL(mp_array_length(a), 4294967295u);
     CU_ASSERT_EQUAL(mp_array_element_count(a), 3);
     CU_ASSERT(mp_realm_get_stats(r).bytes < empty + 256);
-    CU_ASSERT(al.live_bytes < 1024);
+    /* From the allocator's side: one arena chunk and the realm, no more. */
+    CU_ASSERT(al.live_bytes < 64 * 1024 + 1024);
     uint32_t idx[3];
     mp_value v[3];
     size_t cursor = 0;

@@ -260,7 +260,9 @@ test_huge_counts(void)
     /* a fixed-length view whose length is 2^64-1 (MP_LENGTH_AUTO in memory) */
     EXPECT(MP_EDECODE, 1, 0xc7, 5, MPI_EXT_ARRAYBUFFER, 0, 0xaa, 0xbb, 0xcc, 0xdd, 0xc7, 18, MPI_EXT_VIEW, MP_UINT8, 0,
            0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
-    CU_ASSERT(atomic_load(&A.peak_bytes) < 64 * 1024);
+    /* One 64 KiB arena chunk and small change; honouring any of those
+     * counts would take gigabytes. */
+    CU_ASSERT(atomic_load(&A.peak_bytes) < 160 * 1024);
     mp_realm_free(R);
     R = NULL;
     CU_ASSERT_EQUAL(atomic_load(&A.live_bytes), 0);

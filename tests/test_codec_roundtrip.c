@@ -792,7 +792,8 @@ test_out_of_memory(void)
     OK(mp_realm_new(&a.alc, &ra));
     OK(mp_realm_new(&a.alc, &rb));
     mp_value root = obj(ra), list = arr(ra, 0), m;
-    for (int i = 0; i < 40; i++) {
+    /* Big enough to need several arena chunks, each a failure point. */
+    for (int i = 0; i < 2000; i++) {
         mp_value o = obj(ra);
         OK(mp_object_set_utf8(o, "n", mp_number(i)));
         OK(mp_object_set_utf8(o, "s", mpt_str(ra, "some text here")));

@@ -84,9 +84,13 @@ MP_API void mp_realm_free(mp_realm *realm);
  * Runs in time linear in the realm's size with no recursion. */
 MP_API void mp_realm_collect(mp_realm *realm, const mp_value *roots, size_t n);
 
+/* Small values are carved from 64 KiB chunks of the realm's allocator
+ * (bump allocation: decoding is mostly that); a chunk goes back to the
+ * allocator when the last value in it is freed. */
 typedef struct mp_realm_stats {
-    size_t values;  /* live objects, strings and BigInts */
-    size_t bytes;   /* bytes the realm holds from its allocator (byte stores excluded) */
+    size_t values;   /* live objects, strings and BigInts */
+    size_t bytes;    /* bytes the live values use (byte stores excluded) */
+    size_t reserved; /* bytes the realm holds from its allocator: chunks and large blocks */
 } mp_realm_stats;
 MP_API mp_realm_stats mp_realm_get_stats(const mp_realm *realm);
 

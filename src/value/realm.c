@@ -14,11 +14,16 @@ mp_realm_new(const mp_allocator *alc, mp_realm **out)
     r->cells = NULL;
     r->cell_count = 0;
     r->bytes = 0;
+    r->reserved = 0;
+    r->chunk = NULL;
+    r->chunks = NULL;
     r->codec_state = NULL;
     r->codec_free = NULL;
     *out = r;
     return MP_OK;
 }
+
+static void chunk_free(mp_realm *r, mpi_chunk *c);
 
 void
 mp_realm_free(mp_realm *realm)
@@ -31,6 +36,7 @@ mp_realm_free(mp_realm *realm)
         mpi_cell_destroy(realm, c);
         c = next;
     }
+    while (realm->chunks) chunk_free(realm, realm->chunks);
     mp_allocator a = realm->alc;
     mpi_free(&a, realm);
 }
@@ -38,37 +44,180 @@ mp_realm_free(mp_realm *realm)
 mp_realm_stats
 mp_realm_get_stats(const mp_realm *realm)
 {
-    mp_realm_stats s = {0, 0};
+    mp_realm_stats s = {0, 0, 0};
     if (realm) {
         s.values = realm->cell_count;
         s.bytes = realm->bytes;
+        s.reserved = realm->reserved;
     }
     return s;
+}
+
+/* ---- the arena --------------------------------------------------------
+ * Small blocks are bumped from 64 KiB chunks; each block is preceded by a
+ * pointer to its chunk (NULL for a large block, which comes straight from
+ * the allocator). A chunk counts its live bytes and goes back to the
+ * allocator when that reaches 0, so collecting garbage returns memory while
+ * allocation stays a pointer bump. Freed blocks are not reused one by one:
+ * the price is that a chunk lives while any block in it does.
+ * Under AddressSanitizer every block is a large block, so ASan sees each
+ * one on its own. */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_MAX_BLOCK 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_MAX_BLOCK 0
+#endif
+#endif
+#ifndef ARENA_MAX_BLOCK
+#define ARENA_MAX_BLOCK 1024
+#endif
+#define ARENA_CHUNK ((size_t)64 * 1024)
+#define BLOCK_PREFIX sizeof(mpi_chunk *)
+
+struct mpi_chunk {
+    mpi_chunk *prev;
+    mpi_chunk *next;
+    size_t live; /* bytes of blocks not yet freed */
+    uint8_t *bump;
+    uint8_t *end;
+};
+
+static inline uint8_t *
+chunk_data(mpi_chunk *c)
+{
+    return (uint8_t *)(c + 1);
+}
+
+/* Prefix + payload, rounded to 8; 0 if n is absurd. */
+static inline size_t
+block_size(size_t n)
+{
+    if (n > SIZE_MAX - 2 * BLOCK_PREFIX) return 0;
+    return (n + BLOCK_PREFIX + 7) & ~(size_t)7;
+}
+
+static mpi_chunk *
+chunk_new(mp_realm *r)
+{
+    mpi_chunk *cur = r->chunk;
+    if (cur && cur->live == 0) {
+        cur->bump = chunk_data(cur);
+        return cur;
+    }
+    mpi_chunk *c = mpi_malloc(&r->alc, ARENA_CHUNK);
+    if (!c) return NULL;
+    c->prev = NULL;
+    c->next = r->chunks;
+    if (r->chunks) r->chunks->prev = c;
+    r->chunks = c;
+    c->live = 0;
+    c->bump = chunk_data(c);
+    c->end = (uint8_t *)c + ARENA_CHUNK;
+    r->chunk = c;
+    r->reserved += ARENA_CHUNK;
+    return c;
+}
+
+static void
+chunk_free(mp_realm *r, mpi_chunk *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        r->chunks = c->next;
+    if (c->next) c->next->prev = c->prev;
+    if (r->chunk == c) r->chunk = NULL;
+    r->reserved -= ARENA_CHUNK;
+    mpi_free(&r->alc, c);
 }
 
 void *
 mpi_realm_alloc(mp_realm *r, size_t n)
 {
-    void *p = mpi_malloc(&r->alc, n);
-    if (MPI_LIKELY(p != NULL)) r->bytes += n;
-    return p;
+    size_t b = block_size(n);
+    if (MPI_UNLIKELY(b == 0)) return NULL;
+    uint8_t *p;
+    mpi_chunk *c = NULL;
+    if (b <= ARENA_MAX_BLOCK) {
+        c = r->chunk;
+        if (MPI_UNLIKELY(!c || (size_t)(c->end - c->bump) < b)) {
+            c = chunk_new(r);
+            if (!c) return NULL;
+        }
+        p = c->bump;
+        c->bump += b;
+        c->live += b;
+    } else {
+        p = mpi_malloc(&r->alc, b);
+        if (!p) return NULL;
+        r->reserved += b;
+    }
+    memcpy(p, &c, sizeof c);
+    r->bytes += n;
+    return p + BLOCK_PREFIX;
 }
 
-void *
-mpi_realm_realloc(mp_realm *r, void *p, size_t old_n, size_t n)
+static inline mpi_chunk *
+block_chunk(void *p)
 {
-    if (!p) return mpi_realm_alloc(r, n);
-    void *q = mpi_realloc(&r->alc, p, old_n, n);
-    if (MPI_LIKELY(q != NULL)) r->bytes = r->bytes - old_n + n;
-    return q;
+    mpi_chunk *c;
+    memcpy(&c, (uint8_t *)p - BLOCK_PREFIX, sizeof c);
+    return c;
 }
 
 void
 mpi_realm_dealloc(mp_realm *r, void *p, size_t n)
 {
     if (!p) return;
+    uint8_t *base = (uint8_t *)p - BLOCK_PREFIX;
+    mpi_chunk *c = block_chunk(p);
+    size_t b = block_size(n);
     r->bytes -= n;
-    r->alc.free(r->alc.ctx, p);
+    if (!c) {
+        r->reserved -= b;
+        mpi_free(&r->alc, base);
+        return;
+    }
+    c->live -= b;
+    if (c->live == 0) {
+        if (c == r->chunk)
+            c->bump = chunk_data(c);
+        else
+            chunk_free(r, c);
+    } else if (c == r->chunk && base + b == c->bump) {
+        c->bump = base; /* the newest block: give its space back */
+    }
+}
+
+void *
+mpi_realm_realloc(mp_realm *r, void *p, size_t old_n, size_t n)
+{
+    if (!p) return mpi_realm_alloc(r, n);
+    uint8_t *base = (uint8_t *)p - BLOCK_PREFIX;
+    mpi_chunk *c = block_chunk(p);
+    size_t ob = block_size(old_n), nb = block_size(n);
+    if (MPI_UNLIKELY(nb == 0)) return NULL;
+    if (c && c == r->chunk && base + ob == c->bump && nb <= ARENA_MAX_BLOCK && nb <= (size_t)(c->end - base)) {
+        /* The newest block grows or shrinks in place. */
+        c->bump = base + nb;
+        c->live = c->live - ob + nb;
+        r->bytes = r->bytes - old_n + n;
+        return p;
+    }
+    if (!c && nb > ARENA_MAX_BLOCK) {
+        uint8_t *q = mpi_realloc(&r->alc, base, ob, nb);
+        if (!q) return NULL;
+        r->reserved = r->reserved - ob + nb;
+        r->bytes = r->bytes - old_n + n;
+        return q + BLOCK_PREFIX;
+    }
+    void *q = mpi_realm_alloc(r, n);
+    if (!q) return NULL;
+    memcpy(q, p, old_n < n ? old_n : n);
+    mpi_realm_dealloc(r, p, old_n);
+    return q;
 }
 
 mpi_cell *
