@@ -648,6 +648,7 @@ mp_clone(mp_value v, mp_realm *target, const mp_value *transfer, size_t n_transf
     memset(c, 0, offsetof(cl, stack_inline));
     const mp_allocator *alc = &target->alc;
     c->dst = target;
+    mpi_cell *mark = target->cells;
     c->err = err;
     mpi_cell *root = mpi_cell_of(v);
     c->src = root ? root->realm : NULL;
@@ -682,6 +683,7 @@ mp_clone(mp_value v, mp_realm *target, const mp_value *transfer, size_t n_transf
     if (c->fail != MP_OK) {
         st = c->fail;
         cl_destroy(c, alc);
+        mpi_realm_rollback(target, mark); /* nothing outside references them */
         return st;
     }
     /* Commit: cannot fail. */

@@ -1079,6 +1079,7 @@ mp_deserialize(mp_message *msg, mp_realm *realm, const mp_decode_limits *limits,
     d.start = d.p = msg->bytes;
     d.end = msg->len ? msg->bytes + msg->len : msg->bytes; /* no arithmetic on NULL */
     d.realm = realm;
+    mpi_cell *mark = realm->cells;
     d.msg = msg;
     d.lim = limits ? *limits : mp_decode_limits_default();
     d.err = err;
@@ -1129,6 +1130,9 @@ done:
     /* Unreferenced moved stores, shared references and host payloads go
      * with the message. */
     mp_message_free(msg);
-    if (st == MP_OK) *out = root;
+    if (st == MP_OK)
+        *out = root;
+    else
+        mpi_realm_rollback(realm, mark); /* nothing outside references them */
     return st;
 }

@@ -126,6 +126,10 @@ void mpi_realm_dealloc(mp_realm *r, void *p, size_t n);
  * the rest is zeroed. */
 mpi_cell *mpi_cell_new(mp_realm *r, mp_kind kind, size_t size);
 
+/* Frees every cell made in r since r->cells was `mark` (newest first), for
+ * a call that failed after building values nobody else references yet. */
+void mpi_realm_rollback(mp_realm *r, mpi_cell *mark);
+
 /* Internal mp_value tags beyond mp_kind, never returned to users. */
 #define MPI_TAG_HOLE 0xF0u  /* an absent array element */
 #define MPI_TAG_EMPTY 0xF1u /* a deleted Map/Set entry */

@@ -132,9 +132,14 @@ test_every_prefix(void)
         mp_error_info err;
         OK(decode(b, len, NULL, &out, &err));
         for (size_t n = 0; n < len; n++) {
+            /* A failed decode frees what it built: the realm is as before. */
+            mp_realm_stats before = mp_realm_get_stats(R);
             mp_status st = decode(b, n, NULL, &out, &err);
             CU_ASSERT_EQUAL(st, MP_EDECODE);
             CU_ASSERT(err.offset <= n);
+            mp_realm_stats after = mp_realm_get_stats(R);
+            CU_ASSERT_EQUAL(after.values, before.values);
+            CU_ASSERT_EQUAL(after.bytes, before.bytes);
         }
         free(b);
         mp_realm_collect(R, NULL, 0);

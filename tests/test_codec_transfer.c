@@ -70,7 +70,11 @@ send(bool direct, mp_value v, const mp_value *t, size_t n, mp_value *out, mp_err
         mp_error_info e_;                                                                                              \
         memset(&e_, 0, sizeof e_);                                                                                     \
         mp_value o_ = mp_null();                                                                                       \
+        mp_realm_stats b_ = mp_realm_get_stats(RB);                                                                    \
         mp_status s_ = send((direct), (v), (list), (n), &o_, &e_);                                                     \
+        /* the target realm holds what it held before */                                                              \
+        CU_ASSERT_EQUAL(mp_realm_get_stats(RB).values, b_.values);                                                     \
+        CU_ASSERT_EQUAL(mp_realm_get_stats(RB).bytes, b_.bytes);                                                       \
         CU_ASSERT_EQUAL(s_, (want_code));                                                                              \
         CU_ASSERT_EQUAL(e_.code, (want_code));                                                                         \
         if (strcmp(e_.path, (want_path)) || strcmp(e_.detail, (want_detail)))                                          \

@@ -133,9 +133,8 @@ MP_API mp_decode_limits mp_decode_limits_default(void);
  * MP_EVERSION for an unknown format version, MP_ENOMEM; err->offset holds
  * the byte offset where the problem was found.
  *
- * On failure *out is untouched and the values already made are unreachable
- * garbage in `realm`, reclaimed by the next mp_realm_collect or by
- * mp_realm_free (a realm cannot give back single values). */
+ * On failure *out is untouched and the values already made in `realm` are
+ * freed again: the realm holds what it held before. */
 MP_API mp_status mp_deserialize(mp_message *msg, mp_realm *realm, const mp_decode_limits *limits, mp_value *out,
                                 mp_error_info *err);
 
@@ -148,8 +147,7 @@ MP_API mp_status mp_deserialize(mp_message *msg, mp_realm *realm, const mp_decod
  *
  * On MP_OK *out is the clone and each listed ArrayBuffer is detached, its
  * store adopted by the clone's buffer. On failure nothing is detached, *out
- * is untouched, and values already made in `target` are unreachable
- * garbage (see mp_deserialize). */
+ * is untouched, and values already made in `target` are freed again. */
 MP_API mp_status mp_clone(mp_value v, mp_realm *target, const mp_value *transfer, size_t n_transfer, mp_value *out,
                           mp_error_info *err);
 

@@ -41,6 +41,16 @@ mp_realm_free(mp_realm *realm)
     mpi_free(&a, realm);
 }
 
+void
+mpi_realm_rollback(mp_realm *r, mpi_cell *mark)
+{
+    while (r->cells != mark) {
+        mpi_cell *c = r->cells;
+        r->cells = c->next;
+        mpi_cell_destroy(r, c);
+    }
+}
+
 mp_realm_stats
 mp_realm_get_stats(const mp_realm *realm)
 {
