@@ -1,6 +1,7 @@
 /* Per-kind cell sizes, destruction, child enumeration, and mark-sweep
  * collection with an intrusive gray stack (no allocation, no recursion). */
 #include "value_internal.h"
+#include "../port/port_internal.h"
 
 size_t
 mpi_cell_size(const mpi_cell *c)
@@ -39,9 +40,9 @@ mpi_cell_size(const mpi_cell *c)
         return sizeof(mpi_view);
     case MP_HOST:
         return sizeof(mpi_host);
+    case MP_PORT:
+        return sizeof(mpi_port); /* layout: src/port/port_internal.h */
     default:
-        /* MP_PORT cells belong to the port layer, which has no layout in
-         * internal.h yet; a bare header is all this layer knows. */
         return sizeof(mpi_cell);
     }
 }
@@ -74,6 +75,10 @@ mpi_cell_destroy(mp_realm *r, mpi_cell *c)
         break;
     case MP_SHAREDARRAYBUFFER:
         mpi_store_unref(((mpi_sab *)c)->store);
+        break;
+    case MP_PORT:
+        /* A freed, still entangled port closes, as Node's GC of a port. */
+        mpi_port_handle_destroy((mpi_port *)c);
         break;
     default:
         break; /* views, hosts and leaves own nothing beyond the cell */
