@@ -339,6 +339,12 @@ clone_object(cl *c, mp_value v, mp_value *out)
             if (!ab) return CNOMEM(c), false;
             c->adopt[slot] = ab;
             d = &ab->h;
+        } else if (s->kind == MP_PORT) {
+            /* A handle without a core until the commit ships one. */
+            mp_value pv;
+            if (mpi_port_adopt(c->dst, NULL, &pv) != MP_OK) return CNOMEM(c), false;
+            d = pv.u_.cell_;
+            c->xfer.entries[slot].payload = d;
         } else {
             if (!clone_host(c, (mpi_host *)s, true, &d)) return false;
             c->xfer.entries[slot].met = true;
@@ -488,7 +494,7 @@ clone_object(cl *c, mp_value v, mp_value *out)
         break;
     case MP_PORT:
         return cfail(c, MP_EDATACLONE,
-                     "MessagePort could not be cloned: ports are not transferable yet (ports need the ports layer)"),
+                     "Object that needs transfer was found in message but not listed in transferList"),
                false;
     default:
         return cfail(c, MP_EDATACLONE, "value of kind %u could not be cloned.", (unsigned)s->kind), false;
@@ -689,6 +695,14 @@ mp_clone(mp_value v, mp_realm *target, const mp_value *transfer, size_t n_transf
     /* Commit: cannot fail. */
     for (size_t i = 0; i < c->xfer.n; i++) {
         mpi_xfer_entry *xe = &c->xfer.entries[i];
+        if (xe->cell->kind == MP_PORT) {
+            mpi_port_core *core = mpi_port_ship(xe->cell);
+            if (xe->payload)
+                mpi_port_fill(xe->payload, core);
+            else
+                mpi_port_release(core); /* listed but never referenced: closed */
+            continue;
+        }
         if (xe->cell->kind != MP_ARRAYBUFFER) continue;
         mpi_arraybuffer *ab = (mpi_arraybuffer *)xe->cell;
         mpi_arraybuffer *d = c->adopt[i];

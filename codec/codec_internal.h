@@ -5,6 +5,7 @@
 #define MSGPORT_CODEC_INTERNAL_H
 
 #include "../src/internal.h"
+#include "../src/port/port_internal.h" /* transferred ports: ship, adopt, release */
 
 #if defined(__GNUC__)
 #define MPI_PREFETCH(p) __builtin_prefetch(p)
@@ -32,7 +33,8 @@ enum {
     MPI_EXT_SAB = 14,
     MPI_EXT_HOST = 15,
     MPI_EXT_BACKREF = 16,
-    MPI_EXT_COUNT_ /* first unassigned; 17 is reserved for ports */
+    MPI_EXT_PORT = 17,
+    MPI_EXT_COUNT_ /* first unassigned */
 };
 
 enum { MPI_ARRAY_FORM_DENSE = 0, MPI_ARRAY_FORM_SPARSE = 1 };
@@ -70,6 +72,9 @@ struct mp_message {
     mpi_host_payload *hosts;
     size_t n_hosts;
     size_t cap_hosts;
+    mpi_port_core **ports;  /* transferred ports' cores, in transfer-list order: one
+                             * reference each, NULL once adopted */
+    size_t n_ports;
 };
 
 mp_message *mpi_message_new(const mp_allocator *alc);
@@ -203,10 +208,12 @@ mpi_idtab_destroy(mpi_idtab *t)
 #define MPI_XFER_SLOT(val) ((size_t)((val) >> 1))
 
 typedef struct mpi_xfer_entry {
-    mpi_cell *cell;          /* an mpi_arraybuffer or mpi_host */
+    mpi_cell *cell;          /* an mpi_arraybuffer, mpi_host or mpi_port */
     const mpi_host_type *ht; /* hosts only */
     size_t ab_index;         /* ArrayBuffers: index among the listed buffers */
-    void *payload;           /* hosts: written payload (for the transfer hook) */
+    size_t port_index;       /* ports: index among the listed ports */
+    void *payload;           /* hosts: written payload (for the transfer hook);
+                              * ports (mp_clone): the target handle, once met */
     bool met;                /* hosts: written while walking the graph */
 } mpi_xfer_entry;
 
@@ -215,6 +222,7 @@ typedef struct mpi_xfer {
     mpi_xfer_entry *entries;
     size_t n;
     size_t n_ab;
+    size_t n_ports;
 } mpi_xfer;
 
 /* Validates transfer[0..n) in Node's order and seeds `ids` with a

@@ -886,6 +886,16 @@ read_value(dec *d, mp_value *out, bool allow_hole)
         *out = mpi_value_cell(MP_ARRAYBUFFER, ab);
         return add_id(d, *out, t.at) && maybe_view(d, out);
     }
+    case MPI_EXT_PORT: {
+        uint32_t i;
+        if (!ext_uint(d, &t, &i)) return false;
+        mp_message *m = d->msg;
+        if (i >= m->n_ports || !m->ports[i])
+            return dfail(d, MP_EDECODE, t.at, "port index %u out of range or already used", (unsigned)i), false;
+        if (mpi_port_adopt(r, m->ports[i], out) != MP_OK) return NOMEM(d, t.at), false;
+        m->ports[i] = NULL; /* adopted: the handle owns the reference now */
+        return add_id(d, *out, t.at);
+    }
     case MPI_EXT_SAB: {
         uint32_t i;
         if (!ext_uint(d, &t, &i)) return false;

@@ -530,6 +530,10 @@ write_object(enc *e, mp_value v)
             pack_ext_uint(e, MPI_EXT_MOVED, (uint32_t)xe->ab_index);
             return;
         }
+        if (c->kind == MP_PORT) {
+            pack_ext_uint(e, MPI_EXT_PORT, (uint32_t)xe->port_index);
+            return;
+        }
         write_host(e, (mpi_host *)c, xe);
         return;
     }
@@ -621,8 +625,7 @@ write_object(enc *e, mp_value v)
         write_host(e, (mpi_host *)c, NULL);
         break;
     case MP_PORT:
-        enc_fail(e, MP_EDATACLONE,
-                 "MessagePort could not be cloned: ports are not transferable yet (ports need the ports layer)");
+        enc_fail(e, MP_EDATACLONE, "Object that needs transfer was found in message but not listed in transferList");
         break;
     default:
         enc_fail(e, MP_EDATACLONE, "value of kind %u could not be cloned.", (unsigned)c->kind);
@@ -762,6 +765,10 @@ mp_serialize(mp_value v, const mp_value *transfer, size_t n_transfer, mp_message
         e.msg->moved = mpi_malloc(&e.msg->alc, e.xfer.n_ab * sizeof(mpi_moved));
         if (!e.msg->moved) e.oom = true;
     }
+    if (e.xfer.n_ports) {
+        e.msg->ports = mpi_malloc(&e.msg->alc, e.xfer.n_ports * sizeof *e.msg->ports);
+        if (!e.msg->ports) e.oom = true;
+    }
     msgpack_packer_init(&e.pk, &e, out_write);
     (void)mpi_pack_uint32(&e.pk, MP_FORMAT_VERSION);
     if (!e.oom) write_value(&e, v);
@@ -813,12 +820,15 @@ mp_serialize(mp_value v, const mp_value *transfer, size_t n_transfer, mp_message
             mv->byte_length = ab->byte_length;
             mv->max_byte_length = ab->max_byte_length;
             mv->store = mpi_ab_take_store(ab);
+        } else if (xe->cell->kind == MP_PORT) {
+            e.msg->ports[xe->port_index] = mpi_port_ship(xe->cell);
         } else {
             mpi_host *h = (mpi_host *)xe->cell;
             xe->ht->hooks.transfer(xe->ht->ctx, h->ptr, xe->payload);
         }
     }
     e.msg->n_moved = e.xfer.n_ab;
+    e.msg->n_ports = e.xfer.n_ports;
     *out = e.msg;
     enc_destroy(&e);
     return MP_OK;

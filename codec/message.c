@@ -32,6 +32,9 @@ mp_message_free(mp_message *m)
         mpi_host_payload *h = &m->hosts[i];
         if (h->free_payload) h->free_payload(h->ctx, h->payload);
     }
+    for (size_t i = 0; i < m->n_ports; i++)
+        mpi_port_release(m->ports[i]); /* unread: the port closes, its peer sees close */
+    mpi_free(&alc, m->ports);
     mpi_free(&alc, m->moved);
     mpi_free(&alc, m->shared);
     mpi_free(&alc, m->hosts);
@@ -268,8 +271,12 @@ mpi_xfer_prepare(mpi_xfer *x, mp_realm **realm, const mp_value *transfer, size_t
             return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
                             "A SharedArrayBuffer could not be cloned. SharedArrayBuffer must not be transferred.");
         case MP_PORT:
-            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
-                            "Found invalid value in transferList. (MessagePort transfer is not supported yet)");
+            /* Closed or already shipped. The source port is refused by the
+             * port layer, which knows it. */
+            if (!mpi_port_transferable(t.u_.cell_))
+                return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
+                                "MessagePort in transfer list is already detached");
+            break;
         case MP_ARRAYBUFFER: {
             mpi_arraybuffer *ab = t.u_.cell_;
             if (ab->h.flags & MPI_AB_DETACHED)
@@ -308,6 +315,8 @@ mpi_xfer_prepare(mpi_xfer *x, mp_realm **realm, const mp_value *transfer, size_t
             mpi_idtab_init(ids, alc);
             if (c->kind == MP_ARRAYBUFFER)
                 return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "Transfer list contains duplicate ArrayBuffer");
+            if (c->kind == MP_PORT)
+                return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "Transfer list contains duplicate MessagePort");
             return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "Transfer list contains duplicate host object");
         }
         mpi_xfer_entry *e = &x->entries[x->n];
@@ -315,6 +324,8 @@ mpi_xfer_prepare(mpi_xfer *x, mp_realm **realm, const mp_value *transfer, size_t
         e->cell = c;
         if (c->kind == MP_ARRAYBUFFER) {
             e->ab_index = x->n_ab++;
+        } else if (c->kind == MP_PORT) {
+            e->port_index = x->n_ports++;
         } else {
             e->ht = mpi_host_type_find(c->realm, c->aux);
         }
@@ -334,7 +345,7 @@ mpi_xfer_destroy(mpi_xfer *x)
 {
     if (x->entries) mpi_free(x->alc, x->entries);
     x->entries = NULL;
-    x->n = x->n_ab = 0;
+    x->n = x->n_ab = x->n_ports = 0;
 }
 
 mpi_arraybuffer *

@@ -128,12 +128,17 @@ test_transfer_list_errors(void)
         OK(send(direct, pinned, NULL, 0, &out, NULL));
         CU_ASSERT_EQUAL(mp_arraybuffer_byte_length(out), 4);
 
-        /* a port: not transferable until the ports layer exists */
+        /* a closed port, and a port listed twice */
         mp_value port, port2;
         OK(mp_channel_new(RA, RA, &port, &port2));
+        OK(mp_port_close(port));
         list[1] = port;
         EXPECT_CLONE_ERROR(direct, v, list, 2, MP_EDATACLONE, "transfer[1]",
-                           "Found invalid value in transferList. (MessagePort transfer is not supported yet)");
+                           "MessagePort in transfer list is already detached");
+        mp_value twice[3] = {ok, port2, port2};
+        EXPECT_CLONE_ERROR(direct, v, twice, 3, MP_EDATACLONE, "transfer[2]",
+                           "Transfer list contains duplicate MessagePort");
+        CU_ASSERT_FALSE(mp_port_is_closed(port2));
 
         /* a buffer of another realm */
         list[1] = filled_ab(RB, 4, 0);
@@ -215,8 +220,8 @@ test_graph_errors(void)
         OK(mp_array_push(pa, mp_null()));
         OK(mp_array_push(pa, port));
         EXPECT_CLONE_ERROR(direct, pa, NULL, 0, MP_EDATACLONE, "root[1]",
-                           "MessagePort could not be cloned: ports are not transferable yet (ports need the ports "
-                           "layer)");
+                           "Object that needs transfer was found in message but not listed in transferList");
+        CU_ASSERT_FALSE(mp_port_is_closed(port));
     }
 }
 

@@ -41,8 +41,14 @@
  * and may be freed on another thread after that realm is gone (the rule
  * for byte stores, see mp_allocator). Named broadcast groups use libc.
  *
- * TRANSFER. Ports cannot travel in messages yet: a port inside a posted
- * value or in a transfer list is a DataCloneError from the codec.
+ * TRANSFER. A port listed in a message's transfer list moves with the
+ * message: the sender's handle is detached (MP_ECLOSED from then on), and
+ * messages posted to the port while it is in flight stay in its queue and
+ * reach the new owner in posting order. Transferring the source port, a
+ * port of the same channel, a closed or an already shipped port is
+ * MP_EDATACLONE with nothing detached; a message that carries a port and
+ * is never read closes that port (its peer sees close). The port's fd and
+ * callback do not move: the new owner sets its own.
  *
  * WAKE-UPS. A receiver is woken only when it sleeps (blocked in
  * mp_port_receive) or has an eventfd (mp_port_fd), and only when its queue
@@ -84,7 +90,7 @@ MP_API mp_status mp_broadcast_open(mp_realm *realm, const char *name, mp_value *
  * and queues it on every sibling of `port` but `port` itself.
  *
  * Returns MP_OK when the message was queued for at least one sibling.
- * MP_ECLOSED: `port` is closed; MP_ENOPEER: no
+ * MP_ECLOSED: `port` is closed (or was transferred); MP_ENOPEER: no
  * sibling is left (a channel whose peer closed, a broadcast channel with
  * no other member); in both cases nothing was serialized or detached.
  * MP_ETYPE if `port` is not a port. A transfer list on a broadcast channel
@@ -152,7 +158,8 @@ MP_API size_t mp_port_pending(mp_value port);
  * loop always comes back to see MP_ECLOSED, then drops the fd). For
  * poll/epoll (level-triggered)/libuv/actor loops. Created on the first
  * call and owned by the port: do not read, write or close it; it is
- * closed when the port is freed, so take it out of your poller first. Receiving drains it when the queue empties. Only
+ * closed when the port is freed or transferred, so take it out of your
+ * poller before either. Receiving drains it when the queue empties. Only
  * the empty -> non-empty transition writes to it. MP_ETHREAD if the
  * eventfd cannot be created, MP_ECLOSED on a closed port. */
 MP_API mp_status mp_port_fd(mp_value port, int *fd);
@@ -190,7 +197,8 @@ MP_API mp_status mp_port_set_spin(mp_value port, unsigned iterations);
  * MP_ECLOSED. */
 MP_API mp_status mp_port_close(mp_value port);
 
-/* True if the port was closed, or its peer's close event was received. */
+/* True if the port was closed (by mp_port_close or by transfer), or its
+ * peer's close event was received. */
 MP_API bool mp_port_is_closed(mp_value port);
 
 #ifdef __cplusplus

@@ -8,6 +8,7 @@
 
 #include "port_internal.h"
 #include "../value/value_internal.h"
+#include "codec_internal.h" /* the ports a raw message carries */
 
 #if defined(__x86_64__) || defined(__i386__)
 #define MPI_CPU_RELAX() __builtin_ia32_pause()
@@ -213,7 +214,7 @@ core_close(mpi_port_core *c)
     efd_raise_locked(c);
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->lock);
-    free_chain(c, chain); /* outside the lock: freeing runs store deleters and host hooks */
+    free_chain(c, chain); /* outside the lock: freeing may close carried ports */
 }
 
 /* ---- handles -------------------------------------------------------------------- */
@@ -232,6 +233,7 @@ mpi_port_handle_new(mp_realm *r, mpi_port_core *c, mp_value *out)
 void
 mpi_port_handle_destroy(mpi_port *p)
 {
+    if (!p->core) return; /* a clone placeholder never filled */
     int live = MPI_PORT_LIVE;
     if (atomic_compare_exchange_strong(&p->state, &live, MPI_PORT_CLOSED)) core_close(p->core);
     mpi_core_unref(p->core);
@@ -303,8 +305,25 @@ post(mpi_port *p, mp_value value, const mp_value *transfer, size_t n, mp_message
         return mpi_fail(err, MP_ECLOSED, MP_NO_OFFSET, NULL, "the port is closed");
     mpi_port_core *src = p->core;
     mpi_group *g = src->group;
+    for (size_t i = 0; i < n && transfer; i++) {
+        const mpi_port *q = mpi_cell_if(transfer[i], MP_PORT);
+        if (!q || !q->core) continue;
+        if (q->core == src)
+            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, NULL, "Transfer list contains source port");
+        /* A port into its own queue would own itself: refused, where Node
+         * warns and loses the channel. */
+        if (q->core->group == g)
+            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, NULL, "Transfer list contains the target port");
+    }
+    for (size_t i = 0; pre && i < pre->n_ports; i++) {
+        mpi_port_core *q = pre->ports[i];
+        if (q == src)
+            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, NULL, "Transfer list contains source port");
+        if (q && q->group == g)
+            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, NULL, "Transfer list contains the target port");
+    }
     if (g->name) {
-        if (n > 0 || (pre && mp_message_get_info(pre).moved_stores > 0))
+        if (n > 0 || (pre && (pre->n_moved > 0 || pre->n_ports > 0)))
             return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, NULL,
                             "Transferables cannot be used with multiple destinations.");
     }
@@ -666,6 +685,56 @@ mp_port_dispatch(mp_value port, size_t max_batch, size_t *dispatched)
     }
     if (dispatched) *dispatched = ran;
     return st;
+}
+
+/* ---- transfer (called by the codec) ---------------------------------------------------- */
+
+bool
+mpi_port_transferable(const mpi_cell *c)
+{
+    const mpi_port *p = (const mpi_port *)c;
+    return p->core && atomic_load_explicit(&((mpi_port *)p)->state, memory_order_acquire) == MPI_PORT_LIVE;
+}
+
+mpi_port_core *
+mpi_port_ship(mpi_cell *cell)
+{
+    mpi_port *p = (mpi_port *)cell;
+    mpi_port_core *c = p->core;
+    atomic_store_explicit(&p->state, MPI_PORT_SHIPPED, memory_order_release);
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    pthread_mutex_lock(&c->lock);
+    /* In flight nobody owns it: no fd, no callback, no wake-ups. The old
+     * owner must have taken the fd out of its poller (see mp_port_fd). */
+    if (c->efd >= 0) close(c->efd);
+    c->efd = -1;
+    c->efd_set = false;
+    c->cb = NULL;
+    c->cb_ctx = NULL;
+    pthread_cond_broadcast(&c->cond); /* a blocked receiver returns MP_ECLOSED */
+    pthread_mutex_unlock(&c->lock);
+    atomic_store_explicit(&c->spin, 0, memory_order_relaxed);
+    return c;
+}
+
+mp_status
+mpi_port_adopt(mp_realm *r, mpi_port_core *core, mp_value *out)
+{
+    return mpi_port_handle_new(r, core, out);
+}
+
+void
+mpi_port_fill(mpi_cell *handle, mpi_port_core *core)
+{
+    ((mpi_port *)handle)->core = core;
+}
+
+void
+mpi_port_release(mpi_port_core *core)
+{
+    if (!core) return;
+    core_close(core);
+    mpi_core_unref(core);
 }
 
 /* ---- lifetime ------------------------------------------------------------------------- */

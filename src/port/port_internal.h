@@ -43,7 +43,7 @@ typedef struct mpi_port_core {
     void *cb_ctx;
 } mpi_port_core;
 
-enum { MPI_PORT_LIVE = 0, MPI_PORT_CLOSED = 1 };
+enum { MPI_PORT_LIVE = 0, MPI_PORT_CLOSED = 1, MPI_PORT_SHIPPED = 2 };
 
 /* The MP_PORT cell. core is constant and holds one reference until the
  * cell is destroyed, so a post racing a close on the same handle never
@@ -90,6 +90,25 @@ mp_status mpi_port_handle_new(mp_realm *r, mpi_port_core *c, mp_value *out);
 /* Called by mpi_cell_destroy (src/value/gc.c): closes a live port, drops
  * the core reference. Does not free the cell itself. */
 void mpi_port_handle_destroy(mpi_port *p);
+
+/* ---- port transfer, called by the codec ---------------------------------------- */
+
+/* True if the MP_PORT cell c may be transferred: open and not shipped. */
+bool mpi_port_transferable(const mpi_cell *c);
+/* Commit of a transfer (cannot fail): the handle c becomes detached
+ * (shipped) and the core, with a new reference for the message, is
+ * returned. The core stays in its group, so its siblings keep queueing
+ * into it while it is in flight; its owner state (eventfd, callback, spin)
+ * is reset for the next owner. */
+mpi_port_core *mpi_port_ship(mpi_cell *c);
+/* A new handle in r owning `core` (the message's reference is taken over
+ * on MP_OK; on MP_ENOMEM the caller keeps it). core may be NULL for a
+ * placeholder filled later with mpi_port_fill (mp_clone). */
+mp_status mpi_port_adopt(mp_realm *r, mpi_port_core *core, mp_value *out);
+void mpi_port_fill(mpi_cell *handle, mpi_port_core *core);
+/* Releases a core a message still owns (never received): closes it, so
+ * its peer sees close, and drops the reference. NULL is a no-op. */
+void mpi_port_release(mpi_port_core *core);
 
 /* ---- codec/message_dup.c --------------------------------------------------------- */
 
