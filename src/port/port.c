@@ -515,7 +515,15 @@ decode(mp_message *msg, mp_realm *realm, mp_value *out, mp_error_info *err)
     }
     if (err) {
         char detail[sizeof err->detail];
+        /* A long decoder detail is cut: its start says what went wrong. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
         snprintf(detail, sizeof detail, "%s%s%s", mp_strerror(st), err->detail[0] ? ": " : "", err->detail);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
         memcpy(err->detail, detail, sizeof detail);
         err->code = MP_EMESSAGE;
     }
