@@ -371,68 +371,102 @@ str_limit(dec *d, const tok *t)
     return true;
 }
 
+static bool make_utf8_string_slow(dec *d, const uint8_t *s, uint32_t n, size_t at, mpi_string **out);
+
+/* A string from the UTF-8 payload of a str token at offset `at`. */
+static bool
+make_utf8_string(dec *d, const uint8_t *s, uint32_t n, size_t at, mpi_string **out)
+{
+    if (MPI_UNLIKELY(n > d->lim.max_string_length)) {
+        dfail(d, MP_ELIMIT, at, "max_string_length (%zu) exceeded by a string of %u bytes", d->lim.max_string_length,
+              (unsigned)n);
+        return false;
+    }
+    /* ASCII test, eight bytes at a time. */
+    uint64_t acc = 0;
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        acc |= w;
+    }
+    if (i + 4 <= n) {
+        uint32_t w;
+        memcpy(&w, s + i, 4);
+        acc |= w;
+        i += 4;
+    }
+    for (; i < n; i++)
+        acc |= s[i];
+    if (MPI_LIKELY(!(acc & 0x8080808080808080ull))) {
+        /* ASCII: short ones are shared within this decode (strings have
+         * no identity, so sharing is invisible). The bytes are the units:
+         * made in one copy, without a second scan. */
+        mpi_strcache_entry *slot = NULL;
+        if (n <= KEY_CACHE_MAX_LEN) {
+            mpi_string *k = mpi_strcache_find(d->keys, d->key_mask, s, n, &slot);
+            if (k) {
+                *out = k;
+                return true;
+            }
+        }
+        mpi_string *str = mpi_string_new_ascii(d->realm, s, n);
+        if (!str) {
+            NOMEM(d, at);
+            return false;
+        }
+        if (slot) slot->s = str;
+        *out = str;
+        return true;
+    }
+    return make_utf8_string_slow(d, s, n, at, out);
+}
+
+/* The non-ASCII case, out of line so that the common path above stays
+ * small (fewer registers to save per string). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static bool
+make_utf8_string_slow(dec *d, const uint8_t *s, uint32_t n, size_t at, mpi_string **out)
+{
+    mp_value v;
+    mp_status st = mp_string_from_utf8(d->realm, (const char *)s, n, &v);
+    if (st == MP_EINVAL) {
+        dfail(d, MP_EDECODE, at, "str is not valid UTF-8 (lone surrogates travel as ext %d)", MPI_EXT_STRING16);
+        return false;
+    }
+    if (st != MP_OK) {
+        dfail(d, st == MP_ENOMEM ? MP_ENOMEM : MP_EDECODE, at, "string could not be made (%s)", mp_strerror(st));
+        return false;
+    }
+    *out = v.u_.cell_;
+    return true;
+}
+
 /* A string from a str token (UTF-8) or a STRING16 ext token. */
 static bool
 make_string(dec *d, const tok *t, mpi_string **out)
 {
+    if (t->t == T_STR) return make_utf8_string(d, t->data, t->n, t->at, out);
     if (!str_limit(d, t)) return false;
     mp_value v;
     mp_status st;
-    if (t->t == T_STR) {
-        const uint8_t *s = t->data;
-        uint32_t n = t->n;
-        /* ASCII test, eight bytes at a time. */
-        uint64_t acc = 0;
-        uint32_t i = 0;
-        for (; i + 8 <= n; i += 8) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            acc |= w;
-        }
-        for (; i < n; i++)
-            acc |= s[i];
-        if (!(acc & 0x8080808080808080ull)) {
-            /* ASCII: short ones are shared within this decode (strings have
-             * no identity, so sharing is invisible). */
-            mpi_strcache_entry *slot = NULL;
-            if (n <= KEY_CACHE_MAX_LEN) {
-                mpi_string *k = mpi_strcache_find(d->keys, d->key_mask, s, n, &slot);
-                if (k) {
-                    *out = k;
-                    return true;
-                }
-            }
-            st = mpi_string_new_latin1(d->realm, s, n, &v);
-            if (st != MP_OK) {
-                NOMEM(d, t->at);
-                return false;
-            }
-            if (slot) slot->s = v.u_.cell_;
-            *out = v.u_.cell_;
-            return true;
-        }
-        st = mp_string_from_utf8(d->realm, (const char *)s, n, &v);
-        if (st == MP_EINVAL) {
-            dfail(d, MP_EDECODE, t->at, "str is not valid UTF-8 (lone surrogates travel as ext %d)", MPI_EXT_STRING16);
-            return false;
-        }
-    } else {
-        if (t->n & 1) {
-            dfail(d, MP_EDECODE, t->at, "UTF-16 string payload has an odd length (%u)", (unsigned)t->n);
-            return false;
-        }
-        size_t units = t->n / 2;
-        d->units.len = 0;
-        for (size_t i = 0; i < units; i++) {
-            uint16_t *u = mpi_vec_push(&d->units);
-            if (!u) {
-                NOMEM(d, t->at);
-                return false;
-            }
-            *u = (uint16_t)(t->data[2 * i] | (t->data[2 * i + 1] << 8));
-        }
-        st = mp_string_from_utf16(d->realm, units ? (const uint16_t *)d->units.data : NULL, units, &v);
+    if (t->n & 1) {
+        dfail(d, MP_EDECODE, t->at, "UTF-16 string payload has an odd length (%u)", (unsigned)t->n);
+        return false;
     }
+    size_t units = t->n / 2;
+    d->units.len = 0;
+    for (size_t i = 0; i < units; i++) {
+        uint16_t *u = mpi_vec_push(&d->units);
+        if (!u) {
+            NOMEM(d, t->at);
+            return false;
+        }
+        *u = (uint16_t)(t->data[2 * i] | (t->data[2 * i + 1] << 8));
+    }
+    st = mp_string_from_utf16(d->realm, units ? (const uint16_t *)d->units.data : NULL, units, &v);
     if (st != MP_OK) {
         dfail(d, st == MP_ENOMEM ? MP_ENOMEM : MP_EDECODE, t->at, "string could not be made (%s)", mp_strerror(st));
         return false;
@@ -451,6 +485,16 @@ is_string_tok(const tok *t)
 static bool
 read_string(dec *d, mpi_string **out, const char *what)
 {
+    /* Fast path: a fixstr (every key up to 31 bytes) whose bytes are all
+     * there; anything else goes through next_tok and its checks. */
+    const uint8_t *p = d->p;
+    if (MPI_LIKELY(p < d->end && (*p & 0xe0) == 0xa0)) {
+        uint32_t n = *p & 0x1f;
+        if (MPI_LIKELY(n < (size_t)(d->end - p))) {
+            d->p = p + 1 + n;
+            return make_utf8_string(d, p + 1, n, OFF(d, p), out);
+        }
+    }
     tok t;
     if (!next_tok(d, &t)) return false;
     if (!is_string_tok(&t)) {
@@ -669,20 +713,47 @@ static bool is_index_key(const mpi_string *s);
 static bool
 read_value(dec *d, mp_value *out, bool allow_hole)
 {
+    /* Fast paths for the one-byte tokens that make up most messages
+     * (positive fixint, nil, booleans) and fixstr: the same values the
+     * general path below makes, without filling a tok. */
+    const uint8_t *p = d->p;
+    if (MPI_LIKELY(p < d->end)) {
+        uint8_t b = *p;
+        if (b <= 0x7f) {
+            d->p = p + 1;
+            *out = mpi_value_number((double)b);
+            return true;
+        }
+        if ((b & 0xe0) == 0xa0) {
+            uint32_t n = b & 0x1f;
+            if (MPI_LIKELY(n < (size_t)(d->end - p))) {
+                d->p = p + 1 + n;
+                mpi_string *s;
+                if (!make_utf8_string(d, p + 1, n, OFF(d, p), &s)) return false;
+                *out = mpi_value_cell(MP_STRING, s);
+                return true;
+            }
+        }
+        if (b == 0xc0 || b == 0xc2 || b == 0xc3) {
+            d->p = p + 1;
+            *out = b == 0xc0 ? mpi_value_simple(MP_NULL, 0) : mpi_value_simple(MP_BOOLEAN, b == 0xc3);
+            return true;
+        }
+    }
     tok t;
     if (!next_tok(d, &t)) return false;
     mp_realm *r = d->realm;
     switch (t.t) {
     case T_NIL:
-        *out = mp_null();
+        *out = mpi_value_simple(MP_NULL, 0);
         return true;
     case T_BOOL:
-        *out = mp_boolean(t.b);
+        *out = mpi_value_simple(MP_BOOLEAN, t.b);
         return true;
     case T_UINT:
     case T_INT:
     case T_FLOAT:
-        *out = mp_number(tok_number(&t));
+        *out = mpi_value_number(tok_number(&t));
         return true;
     case T_STR: {
         mpi_string *s;
@@ -971,11 +1042,11 @@ read_prop(dec *d, mpi_props *props, bool named_only)
     if (!read_string(d, &key, "a property key")) return false;
     if (named_only && is_index_key(key))
         return dfail(d, MP_EDECODE, at, "array-index key among an array's named properties"), false;
-    uint32_t before = props->live;
     mp_value v;
     if (!read_value(d, &v, false)) return false;
-    if (mpi_props_set(d->realm, props, key, v) != MP_OK) return NOMEM(d, at), false;
-    if (props->live == before) return dfail(d, MP_EDECODE, at, "duplicate property key"), false;
+    bool dup;
+    if (mpi_props_add(d->realm, props, key, v, &dup) != MP_OK) return NOMEM(d, at), false;
+    if (dup) return dfail(d, MP_EDECODE, at, "duplicate property key"), false;
     return true;
 }
 
@@ -1096,9 +1167,13 @@ mp_deserialize(mp_message *msg, mp_realm *realm, const mp_decode_limits *limits,
     const mp_allocator *alc = &msg->alc;
     mpi_stk_init(&d.ids, alc, sizeof(mp_value), d.ids_inline, sizeof d.ids_inline / sizeof d.ids_inline[0]);
     mpi_stk_init(&d.stack, alc, sizeof(dframe), d.stack_inline, sizeof d.stack_inline / sizeof d.stack_inline[0]);
-    mpi_vec_init(&d.units, alc, sizeof(uint16_t));
-    mpi_vec_init(&d.words, alc, sizeof(uint64_t));
-    mp_value root = mp_undefined();
+    /* The memset above cleared the work vectors; msg->alc is complete, so
+     * mpi_vec_init's defaulting is not needed (two calls per message). */
+    d.units.alc = alc;
+    d.units.elem = sizeof(uint16_t);
+    d.words.alc = alc;
+    d.words.elem = sizeof(uint64_t);
+    mp_value root = mpi_value_simple(MP_UNDEFINED, 0);
     if (msg->len > d.lim.max_bytes) {
         dfail(&d, MP_ELIMIT, 0, "max_bytes (%zu) exceeded by a %zu-byte message", d.lim.max_bytes, msg->len);
         goto done;
@@ -1133,8 +1208,8 @@ mp_deserialize(mp_message *msg, mp_realm *realm, const mp_decode_limits *limits,
 done:
     mpi_stk_destroy(&d.ids);
     mpi_stk_destroy(&d.stack);
-    mpi_vec_destroy(&d.units);
-    mpi_vec_destroy(&d.words);
+    if (d.units.data) mpi_vec_destroy(&d.units);
+    if (d.words.data) mpi_vec_destroy(&d.words);
     mpi_free(alc, d.used);
     mp_status st = d.fail;
     /* Unreferenced moved stores, shared references and host payloads go

@@ -127,9 +127,15 @@ pack_ext(enc *e, int8_t type, const uint8_t *payload, size_t n)
 static void
 pack_ext_uint(enc *e, int8_t type, uint32_t v)
 {
-    uint8_t b[4];
-    put_u32le(b, v);
-    pack_ext(e, type, b, v <= 0xFF ? 1 : v <= 0xFFFF ? 2 : 4);
+    /* fixext 1, 2 or 4: the bytes mpi_pack_ext + mpi_pack_ext_body write,
+     * in one reservation (back-references are a large part of graphs). */
+    uint8_t *p = out_reserve(e, 6);
+    if (!p) return;
+    size_t n = v <= 0xFF ? 1 : v <= 0xFFFF ? 2 : 4;
+    p[0] = n == 1 ? 0xd4 : n == 2 ? 0xd5 : 0xd6;
+    p[1] = (uint8_t)type;
+    put_u32le(p + 2, v); /* bytes past 2 + n are scratch beyond len */
+    e->msg->len += 2 + n;
 }
 
 /* ---- failure and paths ---------------------------------------------------------- */
@@ -208,6 +214,15 @@ write_string(enc *e, const mpi_string *s)
     uint32_t n = s->length;
     uint16_t f = s->h.flags;
     if (MPI_LIKELY(f & MPI_STR_ASCII)) {
+        if (n < 32) {
+            /* fixstr, as mpi_pack_str writes it, header and bytes at once. */
+            uint8_t *p = out_reserve(e, 1 + (size_t)n);
+            if (!p) return;
+            p[0] = (uint8_t)(0xa0 | n);
+            memcpy(p + 1, s->u.narrow, n);
+            e->msg->len += 1 + (size_t)n;
+            return;
+        }
         (void)mpi_pack_str(&e->pk, n);
         uint8_t *p = out_reserve(e, n);
         if (!p) return;

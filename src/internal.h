@@ -118,13 +118,100 @@ struct mp_realm {
 };
 
 /* Realm allocation: every byte a value holds goes through these, so the
- * realm's byte count stays exact. */
-void *mpi_realm_alloc(mp_realm *r, size_t n);
+ * realm's byte count stays exact. The arena itself is in src/value/realm.c;
+ * its common cases (bump a block from the current chunk, free a block whose
+ * chunk stays alive) are inlined here because the codec makes and frees a
+ * cell per value and the calls dominated small messages. */
 void *mpi_realm_realloc(mp_realm *r, void *p, size_t old_n, size_t n);
-void mpi_realm_dealloc(mp_realm *r, void *p, size_t n);
+void *mpi_realm_alloc_slow(mp_realm *r, size_t n);
+void mpi_realm_dealloc_slow(mp_realm *r, void *p, size_t n);
+
+/* Small blocks are bumped from chunks, each block preceded by a pointer to
+ * its chunk (NULL for a large block). Under AddressSanitizer every block is
+ * a large block, so ASan sees each one on its own. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MPI_ARENA_MAX_BLOCK 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MPI_ARENA_MAX_BLOCK 0
+#endif
+#endif
+#ifndef MPI_ARENA_MAX_BLOCK
+#define MPI_ARENA_MAX_BLOCK 1024
+#endif
+#define MPI_BLOCK_PREFIX sizeof(mpi_chunk *)
+
+struct mpi_chunk {
+    mpi_chunk *prev;
+    mpi_chunk *next;
+    size_t live; /* bytes of blocks not yet freed */
+    uint8_t *bump;
+    uint8_t *end;
+};
+
+static inline void *
+mpi_realm_alloc(mp_realm *r, size_t n)
+{
+    mpi_chunk *c = r->chunk;
+    if (MPI_LIKELY(n <= MPI_ARENA_MAX_BLOCK && c)) {
+        size_t b = (n + MPI_BLOCK_PREFIX + 7) & ~(size_t)7;
+        if (MPI_LIKELY(b <= MPI_ARENA_MAX_BLOCK && (size_t)(c->end - c->bump) >= b)) {
+            uint8_t *p = c->bump;
+            c->bump = p + b;
+            c->live += b;
+            memcpy(p, &c, sizeof c);
+            r->bytes += n;
+            return p + MPI_BLOCK_PREFIX;
+        }
+    }
+    return mpi_realm_alloc_slow(r, n);
+}
+
+static inline void
+mpi_realm_dealloc(mp_realm *r, void *p, size_t n)
+{
+    if (!p) return;
+    uint8_t *base = (uint8_t *)p - MPI_BLOCK_PREFIX;
+    mpi_chunk *c;
+    memcpy(&c, base, sizeof c);
+    size_t b = (n + MPI_BLOCK_PREFIX + 7) & ~(size_t)7;
+    /* The chunk keeps other live blocks: only the counts change (and the
+     * newest block of the current chunk gives its space back). */
+    if (MPI_LIKELY(c && c->live > b)) {
+        r->bytes -= n;
+        c->live -= b;
+        if (c == r->chunk && base + b == c->bump) c->bump = base;
+        return;
+    }
+    mpi_realm_dealloc_slow(r, p, n);
+}
+
 /* A cell of `size` bytes with its header filled and linked into the realm;
- * the rest is zeroed. */
-mpi_cell *mpi_cell_new(mp_realm *r, mp_kind kind, size_t size);
+ * bytes [sizeof(mpi_cell), zeroed) are zeroed (the header is always
+ * written). Inline so that constant sizes make the clearing a few stores. */
+static inline mpi_cell *
+mpi_cell_new_partial(mp_realm *r, mp_kind kind, size_t size, size_t zeroed)
+{
+    mpi_cell *c = (mpi_cell *)mpi_realm_alloc(r, size);
+    if (MPI_UNLIKELY(!c)) return NULL;
+    if (zeroed > sizeof(mpi_cell)) memset(c + 1, 0, zeroed - sizeof(mpi_cell));
+    c->next = r->cells;
+    c->gray = NULL;
+    c->realm = r;
+    c->kind = (uint8_t)kind;
+    c->marked = 0;
+    c->flags = 0;
+    c->aux = 0;
+    r->cells = c;
+    r->cell_count++;
+    return c;
+}
+/* The rest is zeroed. */
+static inline mpi_cell *
+mpi_cell_new(mp_realm *r, mp_kind kind, size_t size)
+{
+    return mpi_cell_new_partial(r, kind, size, size);
+}
 
 /* Frees every cell made in r since r->cells was `mark` (newest first), for
  * a call that failed after building values nobody else references yet. */
@@ -150,6 +237,26 @@ mpi_hole(void)
     v.kind_ = MPI_TAG_HOLE;
     v.bits_ = 0;
     v.u_.cell_ = NULL;
+    return v;
+}
+/* Inline twins of mp_undefined/mp_null/mp_boolean (bits 0 or 1) and
+ * mp_number, for the codec's per-value paths (the API ones are calls). */
+static inline mp_value
+mpi_value_simple(mp_kind kind, uint32_t bits)
+{
+    mp_value v;
+    v.kind_ = (uint32_t)kind;
+    v.bits_ = bits;
+    v.u_.cell_ = NULL;
+    return v;
+}
+static inline mp_value
+mpi_value_number(double d)
+{
+    mp_value v;
+    v.kind_ = MP_NUMBER;
+    v.bits_ = 0;
+    v.u_.number_ = d;
     return v;
 }
 static inline bool
@@ -184,6 +291,21 @@ typedef struct mpi_string {
 } mpi_string;
 
 mp_status mpi_string_new_latin1(mp_realm *r, const uint8_t *bytes, size_t len, mp_value *out);
+/* A narrow string of len bytes the caller has checked are all < 0x80 (one
+ * pass over them, where mpi_string_new_latin1 and mp_string_from_utf8 scan
+ * again). NULL if out of memory. */
+static inline mpi_string *
+mpi_string_new_ascii(mp_realm *r, const uint8_t *bytes, uint32_t len)
+{
+    mpi_string *s = (mpi_string *)mpi_cell_new_partial(r, MP_STRING, offsetof(mpi_string, u) + (size_t)len + 1,
+                                                       sizeof(mpi_cell));
+    if (MPI_UNLIKELY(!s)) return NULL;
+    s->h.flags = MPI_STR_ASCII;
+    s->length = len;
+    if (len) memcpy(s->u.narrow, bytes, len);
+    s->u.narrow[len] = 0; /* the NUL after narrow units */
+    return s;
+}
 uint32_t mpi_string_hash(mpi_string *s);
 bool mpi_string_equal(const mpi_string *a, const mpi_string *b);
 static inline uint16_t
@@ -325,6 +447,9 @@ void mpi_cell_children(mpi_cell *c, mpi_child_fn fn, void *ctx);
 mpi_prop *mpi_props_find(const mpi_props *p, const mpi_string *key);
 /* Inserts or overwrites; r for allocation. */
 mp_status mpi_props_set(mp_realm *r, mpi_props *p, mpi_string *key, mp_value value);
+/* For builders (the decoder) that reject duplicate keys: inserts key if
+ * absent; if present, sets *dup and leaves the table unchanged. */
+mp_status mpi_props_add(mp_realm *r, mpi_props *p, mpi_string *key, mp_value value, bool *dup);
 
 /* Map hashing and SameValueZero, shared with the codec (duplicate keys). */
 uint32_t mpi_hash_same_value_zero(mp_value v);

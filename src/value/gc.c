@@ -47,12 +47,29 @@ mpi_cell_size(const mpi_cell *c)
     }
 }
 
+/* A property table's vectors, freed with the cell that holds it (unlike
+ * mpi_props_destroy, the table is not reset: nobody sees it again). */
+static inline void
+props_free(mp_realm *r, mpi_props *p)
+{
+    mpi_realm_dealloc(r, p->slots, (size_t)p->cap * sizeof(mpi_prop));
+    mpi_realm_dealloc(r, p->hash, (size_t)p->hash_cap * sizeof(uint32_t));
+}
+
 void
 mpi_cell_destroy(mp_realm *r, mpi_cell *c)
 {
+    /* The size is worked out in the same switch (a second one through
+     * mpi_cell_size cost as much as the rest, per cell, when a collection
+     * frees a whole decoded message). */
+    size_t size;
     switch ((mp_kind)c->kind) {
+    case MP_STRING:
+        size = mpi_string_size(((mpi_string *)c)->length, (c->flags & MPI_STR_WIDE) != 0);
+        break;
     case MP_OBJECT:
-        mpi_props_destroy(r, &((mpi_object *)c)->props);
+        props_free(r, &((mpi_object *)c)->props);
+        size = sizeof(mpi_object);
         break;
     case MP_ARRAY: {
         mpi_array *a = (mpi_array *)c;
@@ -60,7 +77,8 @@ mpi_cell_destroy(mp_realm *r, mpi_cell *c)
             mpi_realm_dealloc(r, a->sparse, (size_t)a->cap * sizeof(mpi_sparse_elem));
         else
             mpi_realm_dealloc(r, a->elems, (size_t)a->cap * sizeof(mp_value));
-        mpi_props_destroy(r, &a->props);
+        props_free(r, &a->props);
+        size = sizeof(mpi_array);
         break;
     }
     case MP_MAP:
@@ -68,23 +86,29 @@ mpi_cell_destroy(mp_realm *r, mpi_cell *c)
         mpi_map *m = (mpi_map *)c;
         mpi_realm_dealloc(r, m->entries, (size_t)m->cap * sizeof(mpi_map_entry));
         mpi_realm_dealloc(r, m->index, (size_t)m->index_cap * sizeof(uint32_t));
+        size = sizeof(mpi_map);
         break;
     }
     case MP_ARRAYBUFFER:
         mpi_store_unref(((mpi_arraybuffer *)c)->store);
+        size = sizeof(mpi_arraybuffer);
         break;
     case MP_SHAREDARRAYBUFFER:
         mpi_store_unref(((mpi_sab *)c)->store);
+        size = sizeof(mpi_sab);
         break;
     case MP_PORT:
         /* A freed, still entangled port closes, as Node's GC of a port. */
         mpi_port_handle_destroy((mpi_port *)c);
+        size = sizeof(mpi_port);
         break;
     default:
-        break; /* views, hosts and leaves own nothing beyond the cell */
+        /* views, hosts and leaves own nothing beyond the cell */
+        size = mpi_cell_size(c);
+        break;
     }
     r->cell_count--;
-    mpi_realm_dealloc(r, c, mpi_cell_size(c));
+    mpi_realm_dealloc(r, c, size);
 }
 
 static void

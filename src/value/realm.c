@@ -70,29 +70,13 @@ mp_realm_get_stats(const mp_realm *realm)
  * allocator when that reaches 0, so collecting garbage returns memory while
  * allocation stays a pointer bump. Freed blocks are not reused one by one:
  * the price is that a chunk lives while any block in it does.
- * Under AddressSanitizer every block is a large block, so ASan sees each
- * one on its own. */
+ * struct mpi_chunk, MPI_ARENA_MAX_BLOCK (0 under AddressSanitizer) and the
+ * inline fast paths of mpi_realm_alloc / mpi_realm_dealloc are in
+ * src/internal.h; the functions here handle everything else. */
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ARENA_MAX_BLOCK 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ARENA_MAX_BLOCK 0
-#endif
-#endif
-#ifndef ARENA_MAX_BLOCK
-#define ARENA_MAX_BLOCK 1024
-#endif
+#define ARENA_MAX_BLOCK MPI_ARENA_MAX_BLOCK
 #define ARENA_CHUNK ((size_t)64 * 1024)
-#define BLOCK_PREFIX sizeof(mpi_chunk *)
-
-struct mpi_chunk {
-    mpi_chunk *prev;
-    mpi_chunk *next;
-    size_t live; /* bytes of blocks not yet freed */
-    uint8_t *bump;
-    uint8_t *end;
-};
+#define BLOCK_PREFIX MPI_BLOCK_PREFIX
 
 static inline uint8_t *
 chunk_data(mpi_chunk *c)
@@ -144,7 +128,7 @@ chunk_free(mp_realm *r, mpi_chunk *c)
 }
 
 void *
-mpi_realm_alloc(mp_realm *r, size_t n)
+mpi_realm_alloc_slow(mp_realm *r, size_t n)
 {
     size_t b = block_size(n);
     if (MPI_UNLIKELY(b == 0)) return NULL;
@@ -178,7 +162,7 @@ block_chunk(void *p)
 }
 
 void
-mpi_realm_dealloc(mp_realm *r, void *p, size_t n)
+mpi_realm_dealloc_slow(mp_realm *r, void *p, size_t n)
 {
     if (!p) return;
     uint8_t *base = (uint8_t *)p - BLOCK_PREFIX;
@@ -228,26 +212,6 @@ mpi_realm_realloc(mp_realm *r, void *p, size_t old_n, size_t n)
     memcpy(q, p, old_n < n ? old_n : n);
     mpi_realm_dealloc(r, p, old_n);
     return q;
-}
-
-mpi_cell *
-mpi_cell_new_partial(mp_realm *r, mp_kind kind, size_t size, size_t zeroed)
-{
-    mpi_cell *c = mpi_realm_alloc(r, size);
-    if (MPI_UNLIKELY(!c)) return NULL;
-    memset(c, 0, zeroed);
-    c->realm = r;
-    c->kind = (uint8_t)kind;
-    c->next = r->cells;
-    r->cells = c;
-    r->cell_count++;
-    return c;
-}
-
-mpi_cell *
-mpi_cell_new(mp_realm *r, mp_kind kind, size_t size)
-{
-    return mpi_cell_new_partial(r, kind, size, size);
 }
 
 mp_realm *

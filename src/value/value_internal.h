@@ -39,9 +39,9 @@ mpi_string_value(mpi_string *s)
     return mpi_value_cell(MP_STRING, s);
 }
 
-/* mpi_cell_new zeroing only the first `zeroed` bytes (>= the header):
- * for payloads the caller overwrites at once (string units, BigInt words). */
-mpi_cell *mpi_cell_new_partial(mp_realm *r, mp_kind kind, size_t size, size_t zeroed);
+/* mpi_cell_new_partial (src/internal.h) zeroes only the first `zeroed`
+ * bytes (>= the header): for payloads the caller overwrites at once (string
+ * units, BigInt words). */
 
 /* Bytes a cell occupies (the size given to mpi_cell_new). */
 size_t mpi_cell_size(const mpi_cell *c);
