@@ -55,33 +55,7 @@ render_path(cl *c, char *buf, size_t cap)
     mpi_path_append(&p, "root");
     for (size_t i = 0; i < c->stack.len; i++) {
         cframe *f = mpi_stk_at(&c->stack, i);
-        switch (f->kind) {
-        case CF_OBJECT:
-            mpi_path_key(&p, ((mpi_object *)f->src)->props.slots[f->last].key);
-            break;
-        case CF_ARRAY_DENSE:
-        case CF_ARRAY_SPARSE: {
-            mpi_array *a = (mpi_array *)f->src;
-            if (f->last_phase == 1)
-                mpi_path_key(&p, a->props.slots[f->last].key);
-            else if (f->kind == CF_ARRAY_SPARSE)
-                mpi_path_append(&p, "[%u]", (unsigned)a->sparse[f->last].index);
-            else
-                mpi_path_append(&p, "[%u]", (unsigned)f->last);
-            break;
-        }
-        case CF_MAP:
-            mpi_path_append(&p, "[[entries]][%u].%s", (unsigned)f->last, f->last_phase ? "value" : "key");
-            break;
-        case CF_SET:
-            mpi_path_append(&p, "[[entries]][%u]", (unsigned)f->last);
-            break;
-        case CF_ERROR:
-            mpi_path_append(&p, ".cause");
-            break;
-        default:
-            break;
-        }
+        mpi_path_step(&p, f->src, f->last, f->last_phase);
     }
 }
 

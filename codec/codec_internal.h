@@ -262,6 +262,11 @@ void mpi_path_append(mpi_pathbuf *p, const char *fmt, ...)
     ;
 /* Appends ".key" or ["key"] for a property key. */
 void mpi_path_key(mpi_pathbuf *p, const mpi_string *key);
+/* Appends the step into a container's child: a key, an index, a Map or Set
+ * entry, or an Error's cause. last: the child's slot (property slot, dense
+ * index, sparse entry, Map/Set entry); phase 1: an array's named property,
+ * or a Map entry's value. */
+void mpi_path_step(mpi_pathbuf *p, const mpi_cell *container, size_t last, int phase);
 
 /* A cheap hash of a short byte string for the per-call string caches (a
  * collision only costs a cache miss: entries are compared in full). */

@@ -148,34 +148,7 @@ render_path(enc *e, char *buf, size_t cap)
     mpi_path_append(&p, "root");
     for (size_t i = 0; i < e->stack.len; i++) {
         eframe *f = mpi_stk_at(&e->stack, i);
-        switch (f->kind) {
-        case EF_OBJECT:
-            mpi_path_key(&p, ((mpi_object *)f->cell)->props.slots[f->last].key);
-            break;
-        case EF_ARRAY:
-        case EF_ARRAY_HOLEY:
-        case EF_ARRAY_SPARSE: {
-            mpi_array *a = (mpi_array *)f->cell;
-            if (f->last_phase == 1)
-                mpi_path_key(&p, a->props.slots[f->last].key);
-            else if (f->kind == EF_ARRAY_SPARSE)
-                mpi_path_append(&p, "[%u]", (unsigned)a->sparse[f->last].index);
-            else
-                mpi_path_append(&p, "[%u]", (unsigned)f->last);
-            break;
-        }
-        case EF_MAP:
-            mpi_path_append(&p, "[[entries]][%u].%s", (unsigned)f->last, f->last_phase ? "value" : "key");
-            break;
-        case EF_SET:
-            mpi_path_append(&p, "[[entries]][%u]", (unsigned)f->last);
-            break;
-        case EF_ERROR:
-            mpi_path_append(&p, ".cause");
-            break;
-        default:
-            break;
-        }
+        mpi_path_step(&p, f->cell, f->last, f->last_phase);
     }
 }
 

@@ -412,3 +412,34 @@ mpi_codec_view_esize(uint32_t type)
     };
     return type < MP_VIEW_TYPE_COUNT_ ? sizes[type] : 1;
 }
+
+void
+mpi_path_step(mpi_pathbuf *p, const mpi_cell *container, size_t last, int phase)
+{
+    switch ((mp_kind)container->kind) {
+    case MP_OBJECT:
+        mpi_path_key(p, ((const mpi_object *)container)->props.slots[last].key);
+        break;
+    case MP_ARRAY: {
+        const mpi_array *a = (const mpi_array *)container;
+        if (phase == 1)
+            mpi_path_key(p, a->props.slots[last].key);
+        else if (container->flags & MPI_ARRAY_SPARSE)
+            mpi_path_append(p, "[%u]", (unsigned)a->sparse[last].index);
+        else
+            mpi_path_append(p, "[%u]", (unsigned)last);
+        break;
+    }
+    case MP_MAP:
+        mpi_path_append(p, "[[entries]][%u].%s", (unsigned)last, phase ? "value" : "key");
+        break;
+    case MP_SET:
+        mpi_path_append(p, "[[entries]][%u]", (unsigned)last);
+        break;
+    case MP_ERROR:
+        mpi_path_append(p, ".cause");
+        break;
+    default:
+        break;
+    }
+}
