@@ -7,8 +7,9 @@ Prints, per workload, msgport's lib_clone beside msgpack-c's pack+unpack
 (W4 against W4flat) and lib_clone_direct beside Node's structuredClone, with
 medians, min-max and the ratios of the medians, against the codec targets:
 lib_clone <= msgpack_pack_unpack on W1, W2, W4, W5, and structuredClone /
-lib_clone_direct >= 10 on W2, W4, W5. Then the digests, and with --all every
-figure of the file.
+lib_clone_direct >= 10 on W2, W4, W5. Then the port benches (bench_port,
+node_port_bench.js) against the targets of the ports issue, the digests, and
+with --all every figure of the file.
 """
 import json
 import sys
@@ -72,6 +73,91 @@ def ok_median(rec):
     return rec is not None and rec.get("metric") == "ns_per_op"
 
 
+def med(figs, suite, bench, w):
+    r = figs.get((suite, bench, w))
+    return r["median"] if r is not None and r.get("metric") in ("ns_per_op", "rtt_ns") else None
+
+
+def verdict(ok):
+    return "-" if ok is None else ("met" if ok else "MISSED")
+
+
+def port_tables(figs):
+    """The port benches (bench_port, node_port_bench.js) and the targets of the
+    ports issue, every ratio from medians of this one file."""
+    if not any(k[1].startswith(("lib_port", "lib_buf", "lib_oneway", "lib_thread", "node_port", "zmq_", "tput_",
+                                "pingpong", "thread_create", "memcpy_fresh", "node_worker", "node_buf"))
+               for k in figs):
+        return
+    rows = []
+    for label, keys in [
+        ("port tput W1 (ns/msg)", [("lib", "lib_port_tput", "W1"), ("node", "node_port_tput", "W1"),
+                                   ("c", "zmq_tput_w1", "W1"), ("c", "tput_condvar_w1", "W1"),
+                                   ("c", "tput_spsc_w1", "W1")]),
+        ("port tput W2 (ns/msg)", [("lib", "lib_port_tput", "W2"), ("node", "node_port_tput", "W2")]),
+        ("port tput W6_1M (ns/msg)", [("lib", "lib_port_tput", "W6_1M"), ("node", "node_port_tput", "W6_1M")]),
+        ("pingpong int, sleeping", [("lib", "lib_port_pingpong", "int"), ("node", "node_port_pingpong", "int")]),
+        ("pingpong W1, sleeping", [("lib", "lib_port_pingpong", "W1"), ("node", "node_port_pingpong", "W1"),
+                                   ("c", "pingpong_condvar_w1", "W1"), ("c", "pingpong_futex", "W1"),
+                                   ("c", "zmq_pingpong_w1", "W1")]),
+        ("pingpong int, spinning", [("lib", "lib_port_pingpong", "int_spin"), ("c", "pingpong_spin", "int")]),
+        ("pingpong W1, spinning", [("lib", "lib_port_pingpong", "W1_spin")]),
+        ("oneway int (wake-up floor)", [("lib", "lib_oneway", "int"), ("node", "node_oneway", "int")]),
+        ("oneway W6_1M copy", [("lib", "lib_buf_oneway_copy", "W6_1M"), ("node", "node_buf_oneway_copy", "W6_1M"),
+                               ("c", "memcpy_fresh", "W6_1M"), ("c", "memcpy_fresh_thp", "W6_1M")]),
+        ("oneway W6_1M transfer", [("lib", "lib_buf_oneway_transfer", "W6_1M"),
+                                   ("node", "node_buf_oneway_transfer", "W6_1M")]),
+        ("oneway W6_64M copy", [("lib", "lib_buf_oneway_copy", "W6_64M"), ("node", "node_buf_oneway_copy", "W6_64M"),
+                                ("c", "memcpy_fresh", "W6_64M"), ("c", "memcpy_fresh_thp", "W6_64M")]),
+        ("oneway W6_64M transfer", [("lib", "lib_buf_oneway_transfer", "W6_64M"),
+                                    ("node", "node_buf_oneway_transfer", "W6_64M")]),
+        ("thread start -> exit", [("lib", "lib_thread_start_exit", "-"), ("node", "node_worker_start_exit", "-"),
+                                  ("c", "thread_create_join", "-")]),
+    ]:
+        for i, k in enumerate(keys):
+            r = figs.get(k)
+            if r is None:
+                continue
+            extra = ""
+            if r.get("metric") == "rtt_ns":
+                extra = "p99 %s [%s-%s]" % (fmt_ns(r.get("p99_ns")), fmt_ns(r.get("p99_min")), fmt_ns(r.get("p99_max")))
+            rows.append([label if i == 0 else "", k[0], k[1], cell(r), extra])
+    print("ports: median [min-max] (rtt: median of the per-repetition medians)")
+    print(table(rows, ["what", "suite", "bench", "median [min-max]", "p99"]))
+    print()
+
+    def ratio(a, b):
+        return None if a is None or b is None or b == 0 else a / b
+
+    t = []
+    lib, node, zmq = med(figs, "lib", "lib_port_tput", "W1"), med(figs, "node", "node_port_tput", "W1"), \
+        med(figs, "c", "zmq_tput_w1", "W1")
+    q = ratio(node, lib)
+    t.append(["W1 tput: node / lib >= 7", "-" if q is None else "%.2fx" % q, verdict(None if q is None else q >= 7)])
+    q = ratio(lib, zmq)
+    t.append(["W1 tput: lib / zmq <= 1", "-" if q is None else "%.2fx" % q, verdict(None if q is None else q <= 1)])
+    lib, cv = med(figs, "lib", "lib_port_pingpong", "W1"), med(figs, "c", "pingpong_condvar_w1", "W1")
+    q = ratio(lib, cv)
+    t.append(["W1 ping-pong sleeping: lib / condvar <= 1.0", "-" if q is None else "%.2fx" % q,
+              verdict(None if q is None else q <= 1.0)])
+    for w in ("int_spin", "W1_spin"):
+        v = med(figs, "lib", "lib_port_pingpong", w)
+        t.append(["ping-pong %s spinning <= 1 us" % w.split("_")[0], fmt_ns(v), verdict(None if v is None else v <= 1000)])
+    floor = med(figs, "lib", "lib_oneway", "int")
+    for w in ("W6_1M", "W6_64M"):
+        v = med(figs, "lib", "lib_buf_oneway_transfer", w)
+        d = None if v is None or floor is None else v - floor
+        t.append(["%s transfer - wake-up floor (lib_oneway int) <= 5 us" % w,
+                  "-" if d is None else "%s (%s - %s)" % (fmt_ns(d) if d >= 0 else "-" + fmt_ns(-d), fmt_ns(v), fmt_ns(floor)),
+                  verdict(None if d is None else d <= 5000)])
+    q = ratio(med(figs, "lib", "lib_thread_start_exit", "-"), med(figs, "c", "thread_create_join", "-"))
+    t.append(["start->exit: lib / pthread create+join <= 1.3", "-" if q is None else "%.2fx" % q,
+              verdict(None if q is None else q <= 1.3)])
+    print("port targets (ratios of medians, this file)")
+    print(table(t, ["target", "value", "verdict"]))
+    print()
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__.strip())
@@ -110,11 +196,12 @@ def main(argv):
             v2 = "n/a"
         rows.append([w + (" (vs W4flat)" if w == "W4" else ""), cell(lib), cell(mp), r1, v1,
                      cell(direct), cell(node), r2, v2, cell(dom)])
-    print("median [min-max] per op; ratio = of the medians")
-    print(table(rows, ["workload", "lib_clone", "msgpack_pack_unpack", "lib/mp", "<=1?",
-                       "lib_clone_direct", "node structuredClone", "node/direct", ">=10?",
-                       "dom_deep_copy (C)"]))
-    print()
+    if rows:
+        print("median [min-max] per op; ratio = of the medians")
+        print(table(rows, ["workload", "lib_clone", "msgpack_pack_unpack", "lib/mp", "<=1?",
+                           "lib_clone_direct", "node structuredClone", "node/direct", ">=10?",
+                           "dom_deep_copy (C)"]))
+        print()
 
     # the halves, for whoever optimises the codec
     rows = []
@@ -126,10 +213,11 @@ def main(argv):
         if not any((e, d, p, u)):
             continue
         rows.append([w, cell(e), cell(p), cell(d), cell(u), cell(vs), cell(vd)])
-    print("halves: encode / decode")
-    print(table(rows, ["workload", "lib_encode", "msgpack_pack", "lib_decode", "msgpack_unpack",
-                       "v8_serialize", "v8_deserialize"]))
-    print()
+    if rows:
+        print("halves: encode / decode")
+        print(table(rows, ["workload", "lib_encode", "msgpack_pack", "lib_decode", "msgpack_unpack",
+                           "v8_serialize", "v8_deserialize"]))
+        print()
 
     rows = []
     for w in ORDER:
@@ -170,6 +258,8 @@ def main(argv):
         print("digests (W2 and W5 use our own WORDS list: the table's canonical list was not available)")
         print(table(rows, ["workload", "C", "node", "table", "vs table", "C==node", "codec round trip"]))
         print()
+
+    port_tables(figs)
 
     if errors:
         print("errors:")
