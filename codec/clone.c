@@ -175,6 +175,7 @@ copy_props(cl *c, mpi_props *d, const mpi_props *s)
     if (s->live == 0) return true;
     d->slots = mpi_realm_alloc(c->dst, (size_t)s->used * sizeof(mpi_prop));
     if (!d->slots) return CNOMEM(c), false;
+    d->cap = s->used; /* now, so a rollback frees the slots with their size */
     if (s->hash) {
         d->hash = mpi_realm_alloc(c->dst, (size_t)s->hash_cap * sizeof(uint32_t));
         if (!d->hash) return CNOMEM(c), false;
@@ -190,7 +191,7 @@ copy_props(cl *c, mpi_props *d, const mpi_props *s)
         d->slots[i].key = clone_string(c, s->slots[i].key);
         if (!d->slots[i].key) return false;
     }
-    d->used = d->cap = s->used;
+    d->used = s->used;
     d->live = s->live;
     d->index_keys = s->index_keys;
     /* A hash index must cover twice the capacity (see props.c); the

@@ -118,15 +118,16 @@ MP_API mp_status mp_port_post_message(mp_value port, mp_message *msg);
 /* Takes the next message of `port` and decodes it into `realm` (NULL: the
  * port's own realm), waiting up to timeout_ms milliseconds on a monotonic
  * clock (MP_PORT_FOREVER: no limit; 0: do not wait, MP_EAGAIN when
- * empty). If a
- * spin count is set (mp_port_set_spin) the call first polls that many
- * times before it sleeps.
+ * empty). If a spin count is set (mp_port_set_spin) the call first polls
+ * that many times before it sleeps.
  *
  * MP_OK: *out holds the message's value.
  * MP_EMESSAGE: the next message could not be decoded (the standard's
- *   messageerror); it was consumed and freed, err holds the decoder's
- *   offset and detail (err->detail starts with the decoder's status
- *   text), and the port stays usable.
+ *   messageerror); it was consumed and freed with everything it carried
+ *   (ports it carried are closed), err holds the decoder's offset and
+ *   detail (err->detail starts with the decoder's status text), and the
+ *   port stays usable. Running out of memory while decoding is reported
+ *   this way too (detail "out of memory..."): the message is lost.
  * MP_ECLOSED: the peer's close event was reached (every message posted
  *   before the close was received first), or this port was closed;
  *   every later call returns MP_ECLOSED too.
