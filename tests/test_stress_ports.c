@@ -518,7 +518,7 @@ test_stress_ports(void)
         for (int j = i + 1; j < NT; j++) {
             CU_ASSERT_EQUAL_FATAL(mp_channel_new(g_thr[i].realm, g_thr[j].realm, &g_thr[i].ctl[j], &g_thr[j].ctl[i]),
                                   MP_OK);
-            uint32_t e;
+            uint32_t e = 0;
             CU_ASSERT_FATAL(alloc_channel(&e));
             mp_value a, b;
             CU_ASSERT_EQUAL_FATAL(mp_channel_new(g_thr[i].realm, g_thr[j].realm, &a, &b), MP_OK);
