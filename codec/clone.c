@@ -70,17 +70,12 @@ cfail(cl *c, mp_status code, const char *fmt, ...)
     if (c->fail != MP_OK) return c->fail;
     c->fail = code;
     if (c->err) {
-        char detail[sizeof c->err->detail];
-        detail[0] = '\0';
-        if (fmt) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(detail, sizeof detail, fmt, ap);
-            va_end(ap);
-        }
         char path[sizeof c->err->path];
         render_path(c, path, sizeof path);
-        mpi_fail(c->err, code, MP_NO_OFFSET, path, "%s", detail);
+        va_list ap;
+        va_start(ap, fmt);
+        mpi_vfail(c->err, code, MP_NO_OFFSET, path, fmt, ap);
+        va_end(ap);
     }
     return code;
 }

@@ -164,17 +164,12 @@ enc_fail(enc *e, mp_status code, const char *fmt, ...)
     if (e->fail != MP_OK) return e->fail;
     e->fail = code;
     if (e->err) {
-        char detail[sizeof e->err->detail];
-        detail[0] = '\0';
-        if (fmt) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(detail, sizeof detail, fmt, ap);
-            va_end(ap);
-        }
         char path[sizeof e->err->path];
         render_path(e, path, sizeof path);
-        mpi_fail(e->err, code, MP_NO_OFFSET, path, "%s", detail);
+        va_list ap;
+        va_start(ap, fmt);
+        mpi_vfail(e->err, code, MP_NO_OFFSET, path, fmt, ap);
+        va_end(ap);
     }
     return code;
 }

@@ -4,6 +4,7 @@
 #define MSGPORT_INTERNAL_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -42,6 +43,7 @@ mpi_free(const mp_allocator *a, void *p)
 
 /* Fills info (if non-NULL) and returns code. Formats like printf into
  * info->detail. path may be NULL. */
+mp_status mpi_vfail(mp_error_info *info, mp_status code, size_t offset, const char *path, const char *fmt, va_list ap);
 mp_status mpi_fail(mp_error_info *info, mp_status code, size_t offset, const char *path, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 5, 6)))

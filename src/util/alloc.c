@@ -37,19 +37,24 @@ mpi_allocator_or_default(const mp_allocator *alc)
 }
 
 mp_status
-mpi_fail(mp_error_info *info, mp_status code, size_t offset, const char *path, const char *fmt, ...)
+mpi_vfail(mp_error_info *info, mp_status code, size_t offset, const char *path, const char *fmt, va_list ap)
 {
     if (!info) return code;
     info->code = code;
     info->offset = offset;
     snprintf(info->path, sizeof info->path, "%s", path ? path : "");
     info->detail[0] = '\0';
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(info->detail, sizeof info->detail, fmt, ap);
-        va_end(ap);
-    }
+    if (fmt) vsnprintf(info->detail, sizeof info->detail, fmt, ap);
+    return code;
+}
+
+mp_status
+mpi_fail(mp_error_info *info, mp_status code, size_t offset, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    mpi_vfail(info, code, offset, path, fmt, ap);
+    va_end(ap);
     return code;
 }
 

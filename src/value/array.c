@@ -322,27 +322,39 @@ mp_array_delete(mp_value arr, uint32_t index)
 }
 
 bool
+mpi_array_next(const mpi_array *a, uint32_t *pos, uint32_t *index, mp_value *value)
+{
+    if (a->h.flags & MPI_ARRAY_SPARSE) {
+        if (*pos >= a->count) return false;
+        const mpi_sparse_elem *e = &a->sparse[(*pos)++];
+        *index = e->index;
+        *value = e->value;
+        return true;
+    }
+    while (*pos < a->length) {
+        uint32_t i = (*pos)++;
+        if (mpi_is_hole(a->elems[i])) continue;
+        *index = i;
+        *value = a->elems[i];
+        return true;
+    }
+    return false;
+}
+
+bool
 mp_array_next(mp_value arr, size_t *cursor, uint32_t *index, mp_value *value)
 {
     mpi_array *a = array_of(arr);
-    if (!a || !cursor) return false;
-    if (!is_sparse(a)) {
-        for (size_t i = *cursor; i < a->length; i++) {
-            if (mpi_is_hole(a->elems[i])) continue;
-            if (index) *index = (uint32_t)i;
-            if (value) *value = a->elems[i];
-            *cursor = i + 1;
-            return true;
-        }
-        *cursor = a->length;
-        return false;
+    if (!a || !cursor || *cursor > UINT32_MAX) return false;
+    uint32_t pos = (uint32_t)*cursor, i;
+    mp_value v;
+    bool found = mpi_array_next(a, &pos, &i, &v);
+    *cursor = pos;
+    if (found) {
+        if (index) *index = i;
+        if (value) *value = v;
     }
-    if (*cursor >= a->count) return false;
-    const mpi_sparse_elem *e = &a->sparse[*cursor];
-    if (index) *index = e->index;
-    if (value) *value = e->value;
-    (*cursor)++;
-    return true;
+    return found;
 }
 
 size_t

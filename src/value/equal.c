@@ -538,31 +538,6 @@ props_step(eq *e, eq_frame *f, const mpi_props *pa, const mpi_props *pb, pair_re
     return *res != PAIR_DIFFER;
 }
 
-/* Next present element: dense pos is the index, sparse pos the pair. */
-static bool
-array_next(const mpi_array *a, uint32_t *pos, uint32_t *index, mp_value *value)
-{
-    if (a->h.flags & MPI_ARRAY_SPARSE) {
-        while (*pos < a->count) {
-            const mpi_sparse_elem *s = &a->sparse[(*pos)++];
-            if (s->index >= a->length) return false;
-            if (mpi_is_hole(s->value)) continue;
-            *index = s->index;
-            *value = s->value;
-            return true;
-        }
-        return false;
-    }
-    while (*pos < a->length) {
-        uint32_t i = (*pos)++;
-        if (mpi_is_hole(a->elems[i])) continue;
-        *index = i;
-        *value = a->elems[i];
-        return true;
-    }
-    return false;
-}
-
 /* Advances the top frame by one child pair. Returns false on a difference. */
 static bool
 step(eq *e)
@@ -582,7 +557,7 @@ step(eq *e)
              * as differing indices. */
             uint32_t la = f->pos_a, lb = f->pos_b, ia = 0, ib = 0;
             mp_value va = mp_undefined(), vb = mp_undefined();
-            bool ha = array_next(x, &la, &ia, &va), hb = array_next(y, &lb, &ib, &vb);
+            bool ha = mpi_array_next(x, &la, &ia, &va), hb = mpi_array_next(y, &lb, &ib, &vb);
             if (!ha && !hb) {
                 f->phase = 1;
                 f->pos_a = f->pos_b = 0;

@@ -624,32 +624,6 @@ props_next(const mpi_props *p, uint32_t *pos)
     return NULL;
 }
 
-/* Next present element of an array: dense pos is the index, sparse pos the
- * pair position. Returns false at the end. */
-static bool
-array_next(const mpi_array *a, uint32_t *pos, uint32_t *index, mp_value *value)
-{
-    if (a->h.flags & MPI_ARRAY_SPARSE) {
-        while (*pos < a->count) {
-            const mpi_sparse_elem *e = &a->sparse[(*pos)++];
-            if (e->index >= a->length) return false;
-            if (mpi_is_hole(e->value)) continue;
-            *index = e->index;
-            *value = e->value;
-            return true;
-        }
-        return false;
-    }
-    while (*pos < a->length) {
-        uint32_t i = (*pos)++;
-        if (mpi_is_hole(a->elems[i])) continue;
-        *index = i;
-        *value = a->elems[i];
-        return true;
-    }
-    return false;
-}
-
 static bool
 is_objv(mp_value v)
 {
@@ -701,7 +675,7 @@ scan_children(printer *p, mpi_cell *c)
         const mpi_array *a = (const mpi_array *)c;
         uint32_t pos = 0, idx;
         mp_value v;
-        while (!p->st && array_next(a, &pos, &idx, &v))
+        while (!p->st && mpi_array_next(a, &pos, &idx, &v))
             scan_value(p, v);
         scan_props(p, &a->props);
         break;
@@ -947,7 +921,7 @@ step_array(printer *p, pr_frame *f)
             uint32_t look = a->h.flags & MPI_ARRAY_SPARSE ? f->pos2 : f->pos;
             uint32_t idx = 0;
             mp_value v;
-            bool any = array_next(a, &look, &idx, &v);
+            bool any = mpi_array_next(a, &look, &idx, &v);
             uint32_t next = any ? idx : a->length;
             if (next > f->pos) {
                 uint32_t n = next - f->pos;

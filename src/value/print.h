@@ -4,7 +4,7 @@
 #ifndef MSGPORT_VALUE_PRINT_H
 #define MSGPORT_VALUE_PRINT_H
 
-#include "../internal.h"
+#include "value_internal.h"
 
 /* Enough for any mpi_format_number result, NUL included. */
 #define MPI_NUMBER_BUF 32

@@ -74,9 +74,7 @@ mp_realm_get_stats(const mp_realm *realm)
  * inline fast paths of mpi_realm_alloc / mpi_realm_dealloc are in
  * src/internal.h; the functions here handle everything else. */
 
-#define ARENA_MAX_BLOCK MPI_ARENA_MAX_BLOCK
 #define ARENA_CHUNK ((size_t)64 * 1024)
-#define BLOCK_PREFIX MPI_BLOCK_PREFIX
 
 static inline uint8_t *
 chunk_data(mpi_chunk *c)
@@ -88,8 +86,8 @@ chunk_data(mpi_chunk *c)
 static inline size_t
 block_size(size_t n)
 {
-    if (n > SIZE_MAX - 2 * BLOCK_PREFIX) return 0;
-    return (n + BLOCK_PREFIX + 7) & ~(size_t)7;
+    if (n > SIZE_MAX - 2 * MPI_BLOCK_PREFIX) return 0;
+    return (n + MPI_BLOCK_PREFIX + 7) & ~(size_t)7;
 }
 
 static mpi_chunk *
@@ -134,7 +132,7 @@ mpi_realm_alloc_slow(mp_realm *r, size_t n)
     if (MPI_UNLIKELY(b == 0)) return NULL;
     uint8_t *p;
     mpi_chunk *c = NULL;
-    if (b <= ARENA_MAX_BLOCK) {
+    if (b <= MPI_ARENA_MAX_BLOCK) {
         c = r->chunk;
         if (MPI_UNLIKELY(!c || (size_t)(c->end - c->bump) < b)) {
             c = chunk_new(r);
@@ -150,14 +148,14 @@ mpi_realm_alloc_slow(mp_realm *r, size_t n)
     }
     memcpy(p, &c, sizeof c);
     r->bytes += n;
-    return p + BLOCK_PREFIX;
+    return p + MPI_BLOCK_PREFIX;
 }
 
 static inline mpi_chunk *
 block_chunk(void *p)
 {
     mpi_chunk *c;
-    memcpy(&c, (uint8_t *)p - BLOCK_PREFIX, sizeof c);
+    memcpy(&c, (uint8_t *)p - MPI_BLOCK_PREFIX, sizeof c);
     return c;
 }
 
@@ -165,7 +163,7 @@ void
 mpi_realm_dealloc_slow(mp_realm *r, void *p, size_t n)
 {
     if (!p) return;
-    uint8_t *base = (uint8_t *)p - BLOCK_PREFIX;
+    uint8_t *base = (uint8_t *)p - MPI_BLOCK_PREFIX;
     mpi_chunk *c = block_chunk(p);
     size_t b = block_size(n);
     r->bytes -= n;
@@ -189,23 +187,23 @@ void *
 mpi_realm_realloc(mp_realm *r, void *p, size_t old_n, size_t n)
 {
     if (!p) return mpi_realm_alloc(r, n);
-    uint8_t *base = (uint8_t *)p - BLOCK_PREFIX;
+    uint8_t *base = (uint8_t *)p - MPI_BLOCK_PREFIX;
     mpi_chunk *c = block_chunk(p);
     size_t ob = block_size(old_n), nb = block_size(n);
     if (MPI_UNLIKELY(nb == 0)) return NULL;
-    if (c && c == r->chunk && base + ob == c->bump && nb <= ARENA_MAX_BLOCK && nb <= (size_t)(c->end - base)) {
+    if (c && c == r->chunk && base + ob == c->bump && nb <= MPI_ARENA_MAX_BLOCK && nb <= (size_t)(c->end - base)) {
         /* The newest block grows or shrinks in place. */
         c->bump = base + nb;
         c->live = c->live - ob + nb;
         r->bytes = r->bytes - old_n + n;
         return p;
     }
-    if (!c && nb > ARENA_MAX_BLOCK) {
+    if (!c && nb > MPI_ARENA_MAX_BLOCK) {
         uint8_t *q = mpi_realloc(&r->alc, base, ob, nb);
         if (!q) return NULL;
         r->reserved = r->reserved - ob + nb;
         r->bytes = r->bytes - old_n + n;
-        return q + BLOCK_PREFIX;
+        return q + MPI_BLOCK_PREFIX;
     }
     void *q = mpi_realm_alloc(r, n);
     if (!q) return NULL;

@@ -84,5 +84,8 @@ mp_status mpi_array_get(mpi_array *a, uint32_t index, mp_value *out);
 mp_status mpi_array_set(mpi_array *a, uint32_t index, mp_value value);
 void mpi_array_delete(mpi_array *a, uint32_t index);
 bool mpi_array_has(const mpi_array *a, uint32_t index);
+/* Next present element in index order: *pos is the dense index or the
+ * sparse pair position, starting at 0. False at the end. */
+bool mpi_array_next(const mpi_array *a, uint32_t *pos, uint32_t *index, mp_value *value);
 
 #endif
