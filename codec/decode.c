@@ -9,22 +9,7 @@
 #include <stdio.h>
 
 #include "codec_internal.h"
-
-/* ---- tokens ------------------------------------------------------------------------ */
-
-enum { T_NIL, T_BOOL, T_UINT, T_INT, T_FLOAT, T_STR, T_BIN, T_ARRAY, T_MAP, T_EXT };
-
-typedef struct tok {
-    uint8_t t;
-    int8_t ext; /* T_EXT: type */
-    bool b;
-    uint32_t n; /* T_STR/T_BIN/T_EXT: payload bytes; T_ARRAY/T_MAP: count */
-    uint64_t u;
-    int64_t i;
-    double d;
-    const uint8_t *data; /* payload */
-    size_t at;           /* offset of the token */
-} tok;
+#include "token.h"
 
 /* ---- decoder state ---------------------------------------------------------------- */
 
@@ -89,237 +74,17 @@ dfail(dec *d, mp_status code, size_t at, const char *fmt, ...)
 #define OFF(d, ptr) ((size_t)((ptr) - (d)->start))
 #define NOMEM(d, at) dfail((d), MP_ENOMEM, (at), "out of memory")
 
-static inline uint16_t
-be16(const uint8_t *p)
+/* Reads the next token, recording an error with its offset on failure. */
+static inline bool
+next_tok(dec *d, mpi_tok *t)
 {
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-static inline uint32_t
-be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-static inline uint64_t
-be64(const uint8_t *p)
-{
-    return ((uint64_t)be32(p) << 32) | be32(p + 4);
-}
-static inline uint32_t
-le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-static inline uint64_t
-le64(const uint8_t *p)
-{
-    return (uint64_t)le32(p) | ((uint64_t)le32(p + 4) << 32);
-}
-
-/* Reads the next token. Payloads are bounds-checked and skipped; container
- * counts are checked against the bytes left (one byte per element at
- * least). Returns false after recording an error. */
-static bool
-next_tok(dec *d, tok *t)
-{
-    const uint8_t *p = d->p;
-    size_t left = (size_t)(d->end - p);
-    t->at = OFF(d, p);
-    if (left == 0) {
-        dfail(d, MP_EDECODE, t->at, "unexpected end of message");
-        return false;
-    }
-    uint8_t b = *p++;
-    left--;
-    size_t need = 0; /* header bytes after the first */
-    size_t len = 0;  /* payload bytes */
-    if (b <= 0x7f) {
-        t->t = T_UINT;
-        t->u = b;
-    } else if (b >= 0xe0) {
-        t->t = T_INT;
-        t->i = (int8_t)b;
-    } else if (b <= 0x8f) {
-        t->t = T_MAP;
-        t->n = b & 0x0f;
-    } else if (b <= 0x9f) {
-        t->t = T_ARRAY;
-        t->n = b & 0x0f;
-    } else if (b <= 0xbf) {
-        t->t = T_STR;
-        len = b & 0x1f;
-    } else {
-        /* Header bytes after the first, for 0xc0..0xdf (fixext: type + data). */
-        /* clang-format off */
-        static const uint8_t hdr[0x20] = {
-            0, 0, 0, 0,       /* c0 nil, c1 unused, c2 false, c3 true */
-            1, 2, 4,          /* c4..c6 bin 8/16/32 */
-            2, 3, 5,          /* c7..c9 ext 8/16/32 (length + type) */
-            4, 8,             /* ca float 32, cb float 64 */
-            1, 2, 4, 8,       /* cc..cf uint 8..64 */
-            1, 2, 4, 8,       /* d0..d3 int 8..64 */
-            2, 3, 5, 9, 17,   /* d4..d8 fixext 1..16 */
-            1, 2, 4,          /* d9..db str 8/16/32 */
-            2, 4,             /* dc, dd array 16/32 */
-            2, 4,             /* de, df map 16/32 */
-        };
-        /* clang-format on */
-        if (b == 0xc1) {
-            dfail(d, MP_EDECODE, t->at, "byte 0xc1 is never used in msgpack");
-            return false;
-        }
-        need = hdr[b - 0xc0];
-        /* fixext payloads are counted in `need` (type byte + data). */
-        if (left < need) {
-            dfail(d, MP_EDECODE, t->at, "truncated token header (0x%02x)", b);
-            return false;
-        }
-        switch (b) {
-        case 0xc0:
-            t->t = T_NIL;
-            break;
-        case 0xc2:
-            t->t = T_BOOL;
-            t->b = false;
-            break;
-        case 0xc3:
-            t->t = T_BOOL;
-            t->b = true;
-            break;
-        case 0xc4:
-            t->t = T_BIN;
-            len = p[0];
-            break;
-        case 0xc5:
-            t->t = T_BIN;
-            len = be16(p);
-            break;
-        case 0xc6:
-            t->t = T_BIN;
-            len = be32(p);
-            break;
-        case 0xc7:
-            t->t = T_EXT;
-            len = p[0];
-            t->ext = (int8_t)p[1];
-            break;
-        case 0xc8:
-            t->t = T_EXT;
-            len = be16(p);
-            t->ext = (int8_t)p[2];
-            break;
-        case 0xc9:
-            t->t = T_EXT;
-            len = be32(p);
-            t->ext = (int8_t)p[4];
-            break;
-        case 0xca: {
-            uint32_t u = be32(p);
-            float f;
-            memcpy(&f, &u, 4);
-            t->t = T_FLOAT;
-            t->d = f;
-            break;
-        }
-        case 0xcb: {
-            uint64_t u = be64(p);
-            t->t = T_FLOAT;
-            memcpy(&t->d, &u, 8);
-            break;
-        }
-        case 0xcc:
-            t->t = T_UINT;
-            t->u = p[0];
-            break;
-        case 0xcd:
-            t->t = T_UINT;
-            t->u = be16(p);
-            break;
-        case 0xce:
-            t->t = T_UINT;
-            t->u = be32(p);
-            break;
-        case 0xcf:
-            t->t = T_UINT;
-            t->u = be64(p);
-            break;
-        case 0xd0:
-            t->t = T_INT;
-            t->i = (int8_t)p[0];
-            break;
-        case 0xd1:
-            t->t = T_INT;
-            t->i = (int16_t)be16(p);
-            break;
-        case 0xd2:
-            t->t = T_INT;
-            t->i = (int32_t)be32(p);
-            break;
-        case 0xd3:
-            t->t = T_INT;
-            t->i = (int64_t)be64(p);
-            break;
-        case 0xd4:
-        case 0xd5:
-        case 0xd6:
-        case 0xd7:
-        case 0xd8:
-            t->t = T_EXT;
-            t->ext = (int8_t)p[0];
-            t->n = (uint32_t)(need - 1);
-            t->data = p + 1;
-            d->p = p + need;
-            return true;
-        case 0xd9:
-            t->t = T_STR;
-            len = p[0];
-            break;
-        case 0xda:
-            t->t = T_STR;
-            len = be16(p);
-            break;
-        case 0xdb:
-            t->t = T_STR;
-            len = be32(p);
-            break;
-        case 0xdc:
-            t->t = T_ARRAY;
-            t->n = be16(p);
-            break;
-        case 0xdd:
-            t->t = T_ARRAY;
-            t->n = be32(p);
-            break;
-        case 0xde:
-            t->t = T_MAP;
-            t->n = be16(p);
-            break;
-        case 0xdf:
-            t->t = T_MAP;
-            t->n = be32(p);
-            break;
-        default:
-            break;
-        }
-        p += need;
-        left -= need;
-    }
-    if (t->t == T_STR || t->t == T_BIN || t->t == T_EXT) {
-        if (len > left) {
-            dfail(d, MP_EDECODE, t->at, "declared length %zu exceeds the %zu bytes left", len, left);
-            return false;
-        }
-        t->n = (uint32_t)len;
-        t->data = p;
-        p += len;
-    } else if (t->t == T_ARRAY || t->t == T_MAP) {
-        uint64_t min = (uint64_t)t->n * (t->t == T_MAP ? 2 : 1);
-        if (min > left) {
-            dfail(d, MP_EDECODE, t->at, "declared count %u exceeds the %zu bytes left", (unsigned)t->n, left);
-            return false;
-        }
-    }
-    d->p = p;
-    return true;
+    t->at = OFF(d, d->p);
+    mpi_tok_error e = mpi_tok_next(&d->p, d->end, t);
+    if (MPI_LIKELY(e == MPI_TOKE_OK)) return true;
+    char why[96];
+    mpi_tok_explain(e, d->p, d->end, why, sizeof why);
+    dfail(d, MP_EDECODE, t->at, "%s", why);
+    return false;
 }
 
 /* ---- building values ------------------------------------------------------------- */
@@ -361,7 +126,7 @@ push_frame(dec *d, mpi_cell *c, uint8_t kind, uint32_t n, uint32_t np, size_t at
 }
 
 static bool
-str_limit(dec *d, const tok *t)
+str_limit(dec *d, const mpi_tok *t)
 {
     if (t->n > d->lim.max_string_length) {
         dfail(d, MP_ELIMIT, t->at, "max_string_length (%zu) exceeded by a string of %u bytes", d->lim.max_string_length,
@@ -446,9 +211,9 @@ make_utf8_string_slow(dec *d, const uint8_t *s, uint32_t n, size_t at, mpi_strin
 
 /* A string from a str token (UTF-8) or a STRING16 ext token. */
 static bool
-make_string(dec *d, const tok *t, mpi_string **out)
+make_string(dec *d, const mpi_tok *t, mpi_string **out)
 {
-    if (t->t == T_STR) return make_utf8_string(d, t->data, t->n, t->at, out);
+    if (t->t == MPI_TOK_STR) return make_utf8_string(d, t->data, t->n, t->at, out);
     if (!str_limit(d, t)) return false;
     mp_value v;
     mp_status st;
@@ -476,9 +241,9 @@ make_string(dec *d, const tok *t, mpi_string **out)
 }
 
 static inline bool
-is_string_tok(const tok *t)
+is_string_tok(const mpi_tok *t)
 {
-    return t->t == T_STR || (t->t == T_EXT && t->ext == MPI_EXT_STRING16);
+    return t->t == MPI_TOK_STR || (t->t == MPI_TOK_EXT && t->ext == MPI_EXT_STRING16);
 }
 
 /* Reads a token that must be a string. */
@@ -495,7 +260,7 @@ read_string(dec *d, mpi_string **out, const char *what)
             return make_utf8_string(d, p + 1, n, OFF(d, p), out);
         }
     }
-    tok t;
+    mpi_tok t;
     if (!next_tok(d, &t)) return false;
     if (!is_string_tok(&t)) {
         dfail(d, MP_EDECODE, t.at, "%s must be a string", what);
@@ -505,7 +270,7 @@ read_string(dec *d, mpi_string **out, const char *what)
 }
 
 static bool
-make_bigint(dec *d, const tok *t, mp_value *out)
+make_bigint(dec *d, const mpi_tok *t, mp_value *out)
 {
     if (t->n < 1) {
         dfail(d, MP_EDECODE, t->at, "BigInt payload is empty");
@@ -540,10 +305,10 @@ make_bigint(dec *d, const tok *t, mp_value *out)
 }
 
 static double
-tok_number(const tok *t)
+tok_number(const mpi_tok *t)
 {
-    if (t->t == T_UINT) return (double)t->u;
-    if (t->t == T_INT) return (double)t->i;
+    if (t->t == MPI_TOK_UINT) return (double)t->u;
+    if (t->t == MPI_TOK_INT) return (double)t->i;
     return t->d;
 }
 
@@ -551,24 +316,24 @@ tok_number(const tok *t)
 static bool
 read_boxed_primitive(dec *d, mp_value *out)
 {
-    tok t;
+    mpi_tok t;
     if (!next_tok(d, &t)) return false;
     switch (t.t) {
-    case T_BOOL:
+    case MPI_TOK_BOOL:
         *out = mp_boolean(t.b);
         return true;
-    case T_UINT:
-    case T_INT:
-    case T_FLOAT:
+    case MPI_TOK_UINT:
+    case MPI_TOK_INT:
+    case MPI_TOK_FLOAT:
         *out = mp_number(tok_number(&t));
         return true;
-    case T_STR: {
+    case MPI_TOK_STR: {
         mpi_string *s;
         if (!make_string(d, &t, &s)) return false;
         *out = mpi_value_cell(MP_STRING, s);
         return true;
     }
-    case T_EXT:
+    case MPI_TOK_EXT:
         if (t.ext == MPI_EXT_STRING16) {
             mpi_string *s;
             if (!make_string(d, &t, &s)) return false;
@@ -614,14 +379,14 @@ static bool
 maybe_view(dec *d, mp_value *v)
 {
     if (!peek_view(d)) return true;
-    tok t;
+    mpi_tok t;
     if (!next_tok(d, &t)) return false;
     if (t.n != 18) {
         dfail(d, MP_EDECODE, t.at, "view payload must be 18 bytes, not %u", (unsigned)t.n);
         return false;
     }
     uint8_t type = t.data[0], flags = t.data[1];
-    uint64_t off = le64(t.data + 2), len = le64(t.data + 10);
+    uint64_t off = mpi_le64(t.data + 2), len = mpi_le64(t.data + 10);
     if (type > MPI_VIEW_DATAVIEW || (flags & ~MPI_VIEWF_TRACKING)) {
         dfail(d, MP_EDECODE, t.at, "bad view type %u or flags 0x%x", (unsigned)type, (unsigned)flags);
         return false;
@@ -658,7 +423,7 @@ maybe_view(dec *d, mp_value *v)
 }
 
 static bool
-ext_uint(dec *d, const tok *t, uint32_t *out)
+ext_uint(dec *d, const mpi_tok *t, uint32_t *out)
 {
     switch (t->n) {
     case 1:
@@ -668,7 +433,7 @@ ext_uint(dec *d, const tok *t, uint32_t *out)
         *out = (uint32_t)(t->data[0] | (t->data[1] << 8));
         return true;
     case 4:
-        *out = le32(t->data);
+        *out = mpi_le32(t->data);
         return true;
     default:
         dfail(d, MP_EDECODE, t->at, "ext %d payload must be 1, 2 or 4 bytes", t->ext);
@@ -677,7 +442,7 @@ ext_uint(dec *d, const tok *t, uint32_t *out)
 }
 
 static bool
-copy_arraybuffer(dec *d, const tok *t, const uint8_t *data, size_t len, bool resizable, uint64_t max, mp_value *out)
+copy_arraybuffer(dec *d, const mpi_tok *t, const uint8_t *data, size_t len, bool resizable, uint64_t max, mp_value *out)
 {
     if (len > d->lim.max_buffer_length || (resizable && max > d->lim.max_buffer_length)) {
         dfail(d, MP_ELIMIT, t->at, "max_buffer_length (%zu) exceeded", d->lim.max_buffer_length);
@@ -740,30 +505,30 @@ read_value(dec *d, mp_value *out, bool allow_hole)
             return true;
         }
     }
-    tok t;
+    mpi_tok t;
     if (!next_tok(d, &t)) return false;
     mp_realm *r = d->realm;
     switch (t.t) {
-    case T_NIL:
+    case MPI_TOK_NIL:
         *out = mpi_value_simple(MP_NULL, 0);
         return true;
-    case T_BOOL:
+    case MPI_TOK_BOOL:
         *out = mpi_value_simple(MP_BOOLEAN, t.b);
         return true;
-    case T_UINT:
-    case T_INT:
-    case T_FLOAT:
+    case MPI_TOK_UINT:
+    case MPI_TOK_INT:
+    case MPI_TOK_FLOAT:
         *out = mpi_value_number(tok_number(&t));
         return true;
-    case T_STR: {
+    case MPI_TOK_STR: {
         mpi_string *s;
         if (!make_string(d, &t, &s)) return false;
         *out = mpi_value_cell(MP_STRING, s);
         return true;
     }
-    case T_BIN:
+    case MPI_TOK_BIN:
         return copy_arraybuffer(d, &t, t.data, t.n, false, t.n, out);
-    case T_ARRAY: {
+    case MPI_TOK_ARRAY: {
         mpi_array *a = (mpi_array *)mpi_cell_new(r, MP_ARRAY, sizeof(mpi_array));
         if (!a) return NOMEM(d, t.at), false;
         if (t.n) {
@@ -776,7 +541,7 @@ read_value(dec *d, mp_value *out, bool allow_hole)
         if (!add_id(d, *out, t.at)) return false;
         return t.n == 0 || push_frame(d, &a->h, DF_ARRAY, t.n, 0, t.at);
     }
-    case T_MAP: {
+    case MPI_TOK_MAP: {
         mpi_object *o = (mpi_object *)mpi_cell_new(r, MP_OBJECT, sizeof(mpi_object));
         if (!o) return NOMEM(d, t.at), false;
         if (t.n) {
@@ -790,7 +555,7 @@ read_value(dec *d, mp_value *out, bool allow_hole)
         if (!add_id(d, *out, t.at)) return false;
         return t.n == 0 || push_frame(d, &o->h, DF_OBJECT, t.n, 0, t.at);
     }
-    case T_EXT:
+    case MPI_TOK_EXT:
         break;
     default:
         return dfail(d, MP_EDECODE, t.at, "unexpected token"), false;
@@ -816,7 +581,7 @@ read_value(dec *d, mp_value *out, bool allow_hole)
         return make_bigint(d, &t, out);
     case MPI_EXT_DATE: {
         if (t.n != 8) break;
-        uint64_t bits = le64(t.data);
+        uint64_t bits = mpi_le64(t.data);
         double time;
         memcpy(&time, &bits, 8);
         if (mp_date_new(r, time, out) != MP_OK) return NOMEM(d, t.at), false;
@@ -840,7 +605,7 @@ read_value(dec *d, mp_value *out, bool allow_hole)
         if (t.n < 1) break;
         uint8_t form = t.data[0];
         if (form == MPI_ARRAY_FORM_DENSE && t.n == 9) {
-            uint32_t len = le32(t.data + 1), np = le32(t.data + 5);
+            uint32_t len = mpi_le32(t.data + 1), np = mpi_le32(t.data + 5);
             if ((uint64_t)len + 2ull * np > left)
                 return dfail(d, MP_EDECODE, t.at, "array declares more children than bytes left"), false;
             mpi_array *a = (mpi_array *)mpi_cell_new(r, MP_ARRAY, sizeof(mpi_array));
@@ -858,11 +623,10 @@ read_value(dec *d, mp_value *out, bool allow_hole)
             return true;
         }
         if (form == MPI_ARRAY_FORM_SPARSE && t.n == 13) {
-            uint32_t len = le32(t.data + 1), n = le32(t.data + 5), np = le32(t.data + 9);
+            uint32_t len = mpi_le32(t.data + 1), n = mpi_le32(t.data + 5), np = mpi_le32(t.data + 9);
             if (2ull * n + 2ull * np > left)
                 return dfail(d, MP_EDECODE, t.at, "array declares more children than bytes left"), false;
-            if (n > len)
-                return dfail(d, MP_EDECODE, t.at, "sparse array with more elements than its length"), false;
+            if (n > len) return dfail(d, MP_EDECODE, t.at, "sparse array with more elements than its length"), false;
             if (mp_array_new(r, len, out) != MP_OK) return NOMEM(d, t.at), false;
             if (!add_id(d, *out, t.at)) return false;
             if (n == 0 && np == 0) return true;
@@ -875,7 +639,7 @@ read_value(dec *d, mp_value *out, bool allow_hole)
     case MPI_EXT_MAP:
     case MPI_EXT_SET: {
         if (t.n != 4) break;
-        uint32_t n = le32(t.data);
+        uint32_t n = mpi_le32(t.data);
         bool is_map = t.ext == MPI_EXT_MAP;
         if ((uint64_t)n * (is_map ? 2 : 1) > left)
             return dfail(d, MP_EDECODE, t.at, "%s declares more entries than bytes left", is_map ? "Map" : "Set"),
@@ -941,7 +705,7 @@ read_value(dec *d, mp_value *out, bool allow_hole)
         bool resizable = fl & MPI_ABF_RESIZABLE;
         size_t head = resizable ? 9 : 1;
         if (t.n < head) break;
-        uint64_t max = resizable ? le64(t.data + 1) : t.n - head;
+        uint64_t max = resizable ? mpi_le64(t.data + 1) : t.n - head;
         return copy_arraybuffer(d, &t, t.data + head, t.n - head, resizable, max, out);
     }
     case MPI_EXT_MOVED: {
@@ -981,7 +745,7 @@ read_value(dec *d, mp_value *out, bool allow_hole)
     }
     case MPI_EXT_HOST: {
         if (t.n != 8) break;
-        uint32_t tag = le32(t.data), i = le32(t.data + 4);
+        uint32_t tag = mpi_le32(t.data), i = mpi_le32(t.data + 4);
         mp_message *m = d->msg;
         if (i >= m->n_hosts || m->hosts[i].tag != tag || d->used[i])
             return dfail(d, MP_EDECODE, t.at, "host payload index %u out of range, reused or of another type",
@@ -1081,9 +845,9 @@ step(dec *d)
                 if (!mpi_is_hole(v)) a->count++;
                 return true;
             }
-            tok t;
+            mpi_tok t;
             if (!next_tok(d, &t)) return false;
-            if (t.t != T_UINT || t.u >= a->length || t.u < f->last)
+            if (t.t != MPI_TOK_UINT || t.u >= a->length || t.u < f->last)
                 return dfail(d, MP_EDECODE, t.at, "sparse array index missing, out of order or past the length"), false;
             f->last = (uint32_t)t.u + 1;
             mp_value v;
@@ -1186,13 +950,13 @@ mp_deserialize(mp_message *msg, mp_realm *realm, const mp_decode_limits *limits,
         }
         memset(d.used, 0, msg->n_hosts);
     }
-    tok t;
+    mpi_tok t;
     if (msg->len == 0) {
         dfail(&d, MP_EDECODE, 0, "empty message: no version header");
         goto done;
     }
     if (!next_tok(&d, &t)) goto done;
-    if (t.t != T_UINT) {
+    if (t.t != MPI_TOK_UINT) {
         dfail(&d, MP_EDECODE, 0, "message does not start with a format version");
         goto done;
     }
