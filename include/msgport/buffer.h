@@ -5,7 +5,13 @@
  * Bytes live in backing stores outside every realm, with atomic reference
  * counts, so they can move (transfer) or be shared between threads. An
  * ArrayBuffer or SharedArrayBuffer value is a realm's handle on a store.
- * Stores of 2 MiB or more are aligned to and advised for huge pages. */
+ * Stores of 2 MiB or more are aligned to and advised for huge pages.
+ *
+ * Thread safety: the default of <msgport.h>, except where a function says
+ * "Thread-safe" (mp_sab_grow, the Atomics over shared memory). Builders
+ * return MP_EINVAL for a NULL realm or out, MP_ENOMEM, MP_ETYPE for an
+ * argument of the wrong kind; getters that return a plain value give 0,
+ * false or undefined for the wrong kind. */
 #ifndef MSGPORT_BUFFER_H
 #define MSGPORT_BUFFER_H
 
@@ -28,12 +34,14 @@ MP_API mp_status mp_arraybuffer_new(mp_realm *realm, size_t byte_length, mp_valu
 MP_API mp_status mp_arraybuffer_new_resizable(mp_realm *realm, size_t byte_length, size_t max_byte_length,
                                               mp_value *out);
 /* Wraps memory the caller owns. On MP_OK the buffer owns `data` and calls
- * `deleter` (may be NULL) once it is no longer referenced anywhere; on
- * failure the caller still owns it. */
+ * `deleter` (may be NULL) once it is no longer referenced anywhere, on
+ * whatever thread that happens; on failure (MP_EINVAL for NULL data with a
+ * non-zero length, MP_ENOMEM) the caller still owns it. */
 MP_API mp_status mp_arraybuffer_new_external(mp_realm *realm, void *data, size_t byte_length, mp_deleter deleter,
                                              void *deleter_ctx, mp_value *out);
-/* The bytes; NULL and 0 when detached. The pointer stays valid until the
- * buffer is detached or collected. */
+/* The bytes; NULL and 0 when detached; MP_ETYPE for other kinds. The
+ * pointer stays valid until the buffer is detached (transferring detaches)
+ * or freed. */
 MP_API mp_status mp_arraybuffer_data(mp_value ab, void **data, size_t *byte_length);
 MP_API size_t mp_arraybuffer_byte_length(mp_value ab);
 /* Equal to the byte length unless resizable. */
@@ -56,12 +64,15 @@ MP_API bool mp_arraybuffer_is_detachable(mp_value ab);
 
 /* Zero-filled shared memory. */
 MP_API mp_status mp_sab_new(mp_realm *realm, size_t byte_length, mp_value *out);
-/* Growable up to max_byte_length, all of it allocated up front; the length
- * is an atomic in the store, so growth is seen by every handle. */
+/* Growable up to max_byte_length (MP_ERANGE if byte_length > max), all of
+ * it allocated up front; the length is an atomic in the store, so growth is
+ * seen by every handle. */
 MP_API mp_status mp_sab_new_growable(mp_realm *realm, size_t byte_length, size_t max_byte_length, mp_value *out);
 /* A new handle in `realm` on the same shared store. Thread-safe with
  * respect to the source handle's store (not its realm). */
 MP_API mp_status mp_sab_share(mp_value sab, mp_realm *realm, mp_value *out);
+/* The shared bytes (MP_ETYPE for other kinds). Other threads may write
+ * them at any time: use the Atomics, or synchronise otherwise. */
 MP_API mp_status mp_sab_data(mp_value sab, void **data, size_t *byte_length);
 MP_API size_t mp_sab_byte_length(mp_value sab);
 MP_API size_t mp_sab_max_byte_length(mp_value sab);
@@ -93,8 +104,9 @@ typedef enum mp_view_type {
  * buffers), or take the rest of a fixed buffer. */
 #define MP_LENGTH_AUTO ((size_t)-1)
 
+/* Element size in bytes; 0 for an invalid type. */
 MP_API size_t mp_view_type_size(mp_view_type type);
-/* "Int8Array", ... */
+/* "Int8Array", ...; "unknown view type" for an invalid type. */
 MP_API const char *mp_view_type_name(mp_view_type type);
 
 /* A typed array over an ArrayBuffer or SharedArrayBuffer, in its realm.
@@ -125,11 +137,12 @@ MP_API mp_status mp_view_data(mp_value view, void **data, size_t *byte_length);
  * Float32 rounding), BigInts for BigInt64/BigUint64 (stored modulo 2^64).
  * MP_ETYPE for a value of the wrong kind, MP_ERANGE past the length,
  * MP_EDETACHED over a detached buffer. A BigInt result is allocated in the
- * view's realm. */
+ * view's realm (MP_ENOMEM possible). Plain element access is not atomic. */
 MP_API mp_status mp_view_get(mp_value view, size_t index, mp_value *out);
 MP_API mp_status mp_view_set(mp_value view, size_t index, mp_value value);
 
-/* DataView access at a byte offset, either endianness. */
+/* DataView access at a byte offset, either endianness; errors as above,
+ * and MP_EINVAL for MP_UINT8_CLAMPED or an invalid type. */
 MP_API mp_status mp_dataview_get(mp_value dv, mp_view_type type, size_t byte_offset, bool little_endian,
                                  mp_value *out);
 MP_API mp_status mp_dataview_set(mp_value dv, mp_view_type type, size_t byte_offset, mp_value value,
@@ -167,7 +180,8 @@ typedef enum mp_wait_result {
 /* Atomics.wait on an Int32Array or BigInt64Array over a SharedArrayBuffer
  * (MP_ETYPE otherwise). timeout_ms: NaN or +Infinity waits forever, negative
  * means 0. Measured on a monotonic clock; a spurious wake-up is never
- * reported as MP_WAIT_OK. Blocks the calling thread. */
+ * reported as MP_WAIT_OK. Blocks the calling thread. MP_EINVAL for NULL
+ * result; MP_ENOMEM if the wait queue could not be allocated. */
 MP_API mp_status mp_atomics_wait(mp_value view, size_t index, mp_value expected, double timeout_ms,
                                  mp_wait_result *result);
 /* Wakes up to `count` waiters on that element (UINT32_MAX: all), oldest

@@ -5,9 +5,10 @@
  * mp_serialize turns a value graph into an mp_message: msgpack bytes (the
  * wire format is codec/FORMAT.md) plus side tables for what never travels
  * as bytes: the backing stores of transferred ArrayBuffers, references to
- * SharedArrayBuffer stores, and host-object payloads. mp_deserialize makes
- * a graph in another realm from a message; mp_clone does both at once,
- * straight from graph to graph, with the same semantics.
+ * SharedArrayBuffer stores, transferred ports and host-object payloads.
+ * mp_deserialize makes a graph in another realm from a message; mp_clone
+ * does both at once, straight from graph to graph, with the same
+ * semantics.
  *
  * Semantics are those of the HTML standard's StructuredSerializeWithTransfer
  * and StructuredDeserializeWithTransfer as Node.js implements them, with
@@ -38,22 +39,24 @@ typedef struct mp_message mp_message;
 
 /* Frees a message and everything it owns: the bytes, transferred stores
  * (freed when their last reference goes), SharedArrayBuffer references and
- * host payloads (through the host type's free_payload). NULL is a no-op.
- * Cannot fail. */
+ * host payloads (through the host type's free_payload) and carried ports
+ * (closed, so their peers see close). NULL is a no-op. Cannot fail. */
 MP_API void mp_message_free(mp_message *msg);
 
 /* A message holding a copy of `len` bytes and no side tables: for
  * persistence, transports and fuzzing. The bytes are not checked here;
  * mp_deserialize checks them. alc (NULL: libc) serves the message. On
- * failure (MP_EINVAL for NULL pointers, MP_ENOMEM) *out is untouched. */
+ * failure (MP_EINVAL for NULL out, or NULL bytes with len > 0; MP_ENOMEM)
+ * *out is untouched. On MP_OK the caller owns *out. */
 MP_API mp_status mp_message_from_bytes(const void *bytes, size_t len, const mp_allocator *alc, mp_message **out);
 
-/* The encoded bytes, valid until the message is freed or deserialized.
- * Cannot fail; a NULL message gives NULL and 0. */
+/* The encoded bytes, owned by the message and valid until it is freed,
+ * deserialized or posted. Cannot fail; a NULL message gives NULL and 0. */
 MP_API void mp_message_bytes(const mp_message *msg, const void **bytes, size_t *len);
 
 /* How many side-table entries a message carries (for tests, tools and
- * transports that must refuse messages with attachments). Cannot fail. */
+ * transports that must refuse messages with attachments). Ports carried
+ * by the message are not counted. Cannot fail; all zero for NULL. */
 typedef struct mp_message_info {
     size_t moved_stores;  /* transferred ArrayBuffer stores */
     size_t shared_stores; /* SharedArrayBuffer references */
@@ -63,30 +66,35 @@ MP_API mp_message_info mp_message_get_info(const mp_message *msg);
 
 /* ---- encode ---------------------------------------------------------------- */
 
-/* Serializes v, transferring the ArrayBuffers (and transferable host
- * objects) listed in transfer[0..n_transfer).
+/* Serializes v, transferring the ArrayBuffers, MessagePorts and
+ * transferable host objects listed in transfer[0..n_transfer) (NULL with
+ * n_transfer > 0 is MP_EINVAL).
  *
  * Order, as in Node: (1) the transfer list is validated — each entry must
- * be a detachable, not detached ArrayBuffer listed once, or a host object
- * whose type has a transfer hook; the DataCloneError texts are Node's
- * ("Found invalid value in transferList.", "Transfer list contains
- * duplicate ArrayBuffer", "An ArrayBuffer is detached and could not be
- * cloned.", "ArrayBuffer is not detachable and could not be cloned.", "A
- * SharedArrayBuffer could not be cloned. SharedArrayBuffer must not be
- * transferred."); (2) the graph is encoded without recursion, so any depth
- * works on any thread stack; (3) only then, a commit that cannot fail
- * detaches each listed ArrayBuffer and moves its store into the message (no
- * copy: the receiver sees the same data pointer).
+ * be a detachable, not detached ArrayBuffer, an open port not yet
+ * transferred, or a host object whose type has a transfer hook, each listed
+ * once; the DataCloneError texts are Node's ("Found invalid value in
+ * transferList.", "Transfer list contains duplicate ArrayBuffer", "An
+ * ArrayBuffer is detached and could not be cloned.", "ArrayBuffer is not
+ * detachable and could not be cloned.", "A SharedArrayBuffer could not be
+ * cloned. SharedArrayBuffer must not be transferred.", "MessagePort in
+ * transfer list is already detached"); (2) the graph is encoded without
+ * recursion, so any depth works on any thread stack; (3) only then, a
+ * commit that cannot fail detaches each listed ArrayBuffer and moves its
+ * store into the message (no copy: the receiver sees the same data
+ * pointer), ships each listed port (its handle reports MP_ECLOSED from then
+ * on) and calls each listed host object's transfer hook.
  *
  * Every value reachable from v and every transfer entry must belong to one
  * realm (MP_EREALM otherwise). Host objects are written with the hooks
  * registered in that realm; a host object of an unregistered type, a
- * MessagePort (not transferable until the ports layer adds it), a detached
- * ArrayBuffer that is not in the transfer list, an out-of-bounds view, or a
- * buffer, string or BigInt of 4 GiB or more is MP_EDATACLONE, with
- * err->path naming where it was met (e.g. "root.items[3].handle") and
- * err->detail saying what; a failing host write hook's status is returned
- * the same way. The list's entries are reported as "transfer[i]".
+ * MessagePort or a detached ArrayBuffer that is not in the transfer list,
+ * an out-of-bounds view, or a buffer, string or BigInt of 4 GiB or more is
+ * MP_EDATACLONE ("Object that needs transfer was found in message but not
+ * listed in transferList" for the port), with err->path naming where it
+ * was met (e.g. "root.items[3].handle") and err->detail saying what; a
+ * failing host write hook's status is returned the same way. The list's
+ * entries are reported as "transfer[i]".
  *
  * On MP_OK *out owns a new message (free it with mp_message_free, or give
  * it to mp_deserialize). The message allocates through a copy of the
@@ -108,7 +116,7 @@ typedef struct mp_decode_limits {
     size_t max_bytes;         /* size of the encoded message */
     size_t max_objects;       /* values with identity (objects, arrays, buffers, ...) */
     size_t max_string_length; /* bytes of one encoded string (UTF-8, or UTF-16 payload) */
-    size_t max_buffer_length; /* byte length of one copied ArrayBuffer */
+    size_t max_buffer_length; /* byte length (and maximum, if resizable) of one copied ArrayBuffer */
     size_t max_reserve;       /* bytes a resizable ArrayBuffer may reserve beyond the
                                * bytes the message carries for it: the only
                                * allocation not paid for by input bytes */
@@ -125,8 +133,11 @@ MP_API mp_decode_limits mp_decode_limits_default(void);
  * (one rule: the message cannot be decoded twice or leak). Transferred
  * stores are adopted by new ArrayBuffers in `realm` without a copy (stores
  * the value never mentions are released); SharedArrayBuffers become new
- * handles on the same shared stores; host objects are rebuilt by the hooks
- * registered in `realm` (MP_EDATACLONE if the type is not registered there).
+ * handles on the same shared stores; carried ports become port handles in
+ * `realm`; host objects are rebuilt by the hooks registered in `realm`
+ * (MP_EDATACLONE if the type is not registered there; a failing read
+ * hook's status is returned). A NULL msg is MP_EINVAL (nothing to free);
+ * a NULL realm or out is MP_EINVAL and msg is freed.
  *
  * limits: NULL means mp_decode_limits_default(). Errors: MP_EDECODE for
  * malformed bytes, MP_ELIMIT for an exceeded limit (err->detail names it),
@@ -144,10 +155,14 @@ MP_API mp_status mp_deserialize(mp_message *msg, mp_realm *realm, const mp_decod
  * mp_deserialize (validation, identity, transfer, sharing, host objects,
  * DataCloneErrors), copying straight from v's realm into `target` (which
  * may be the same realm). Both realms must be usable by the calling thread.
+ * A host object needs its type registered in both realms (write hook from
+ * v's realm, read hook from target's). MP_EINVAL for NULL target or out.
  *
- * On MP_OK *out is the clone and each listed ArrayBuffer is detached, its
- * store adopted by the clone's buffer. On failure nothing is detached, *out
- * is untouched, and values already made in `target` are freed again. */
+ * On MP_OK *out is the clone, owned by `target`, and each listed
+ * ArrayBuffer is detached, its store adopted by the clone's buffer (or
+ * released if the value never mentions it); listed ports move to `target`
+ * (or close, if never mentioned). On failure nothing is detached, *out is
+ * untouched, and values already made in `target` are freed again. */
 MP_API mp_status mp_clone(mp_value v, mp_realm *target, const mp_value *transfer, size_t n_transfer, mp_value *out,
                           mp_error_info *err);
 

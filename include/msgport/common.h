@@ -18,7 +18,9 @@ extern "C" {
 #define MSGPORT_VERSION ((MSGPORT_VERSION_MAJOR * 10000) + (MSGPORT_VERSION_MINOR * 100) + MSGPORT_VERSION_PATCH)
 
 /* MP_API marks the exported symbols. The library builds with hidden
- * visibility, so only what carries MP_API is part of the ABI. */
+ * visibility, so only what carries MP_API is part of the ABI. Define
+ * MSGPORT_STATIC when linking the static library (the CMake target
+ * msgport::msgport_static does); MSGPORT_BUILDING is the library's own. */
 #if defined(MSGPORT_STATIC)
 #define MP_API
 #elif defined(_WIN32)
@@ -70,10 +72,12 @@ typedef struct mp_error_info {
 } mp_error_info;
 
 /* Allocator hooks (yyjson's shape). NULL wherever an allocator is taken
- * means libc. Byte stores (ArrayBuffer data) keep the allocator they were
- * made with and may be freed on another thread, after the realm that made
- * them is gone: the hooks must therefore be thread-safe and must outlive
- * every store allocated through them. `realloc` gets the old size. */
+ * means libc, and so does an allocator with any of the three hooks NULL;
+ * the struct is copied. Byte stores (ArrayBuffer data) keep the allocator
+ * they were made with and may be freed on another thread, after the realm
+ * that made them is gone: the hooks must therefore be thread-safe and must
+ * outlive every store allocated through them. `realloc` gets the old
+ * size. */
 typedef struct mp_allocator {
     void *ctx;
     void *(*malloc)(void *ctx, size_t size);

@@ -80,8 +80,9 @@ MP_API mp_status mp_channel_new(mp_realm *realm1, mp_realm *realm2, mp_value *po
  * bytes). A post on it reaches every other port open on that name, in any
  * thread, never the sender; a transfer list is refused (MP_EDATACLONE).
  * Closing it removes it from the channel and tells no one. On failure
- * nothing was made and *out is untouched. Thread-safe with respect to
- * other opens and closes of the same name. */
+ * nothing was made and *out is untouched (MP_EINVAL for NULL arguments,
+ * MP_ENOMEM, MP_ETHREAD). Thread-safe with respect to other opens and
+ * closes of the same name. */
 MP_API mp_status mp_broadcast_open(mp_realm *realm, const char *name, mp_value *out);
 
 /* ---- sending ------------------------------------------------------------------ */
@@ -93,12 +94,14 @@ MP_API mp_status mp_broadcast_open(mp_realm *realm, const char *name, mp_value *
  * MP_ECLOSED: `port` is closed (or was transferred); MP_ENOPEER: no
  * sibling is left (a channel whose peer closed, a broadcast channel with
  * no other member); in both cases nothing was serialized or detached.
- * MP_ETYPE if `port` is not a port. A transfer list on a broadcast channel
- * is MP_EDATACLONE ("Transferables cannot be used with multiple
- * destinations."); a message carrying host-object payloads cannot be
- * broadcast to more than one sibling either (MP_EDATACLONE). Serialization
- * errors are those of mp_serialize. On any failure nothing was detached
- * and err (optional) says why.
+ * MP_ETYPE if `port` is not a port. MP_EDATACLONE if the transfer list
+ * holds `port` itself ("Transfer list contains source port") or the other
+ * port of its channel ("Transfer list contains the target port"). Any
+ * transfer list on a broadcast channel is MP_EDATACLONE ("Transferables
+ * cannot be used with multiple destinations."); a message carrying
+ * host-object payloads cannot be broadcast to more than one sibling either
+ * (MP_EDATACLONE). Serialization errors are those of mp_serialize. On any
+ * failure nothing was detached and err (optional) says why.
  *
  * Thread-safe (see the file comment). */
 MP_API mp_status mp_port_post(mp_value port, mp_value value, const mp_value *transfer, size_t n,
@@ -108,18 +111,19 @@ MP_API mp_status mp_port_post(mp_value port, mp_value value, const mp_value *tra
  * mp_port_receive_message, or mp_message_from_bytes) on every sibling of
  * `port` but `port` itself, without decoding it: how a router forwards.
  * On MP_OK the ports own msg; on failure the caller still owns it and
- * nothing was queued. Errors as mp_port_post; a message with transferred
- * stores or host payloads cannot go to several siblings (MP_EDATACLONE).
- * Thread-safe. */
+ * nothing was queued. Errors as mp_port_post (without details), and
+ * MP_EINVAL for NULL msg. On a broadcast channel a message carrying
+ * transferred stores or ports is refused, and one carrying host payloads
+ * cannot go to more than one sibling (MP_EDATACLONE). Thread-safe. */
 MP_API mp_status mp_port_post_message(mp_value port, mp_message *msg);
 
 /* ---- receiving ----------------------------------------------------------------- */
 
 /* Takes the next message of `port` and decodes it into `realm` (NULL: the
  * port's own realm), waiting up to timeout_ms milliseconds on a monotonic
- * clock (MP_PORT_FOREVER: no limit; 0: do not wait, MP_EAGAIN when
- * empty). If a spin count is set (mp_port_set_spin) the call first polls
- * that many times before it sleeps.
+ * clock (MP_PORT_FOREVER, or any negative value: no limit; 0: do not wait,
+ * MP_EAGAIN when empty). If a spin count is set (mp_port_set_spin) the call
+ * first polls that many times before it sleeps.
  *
  * MP_OK: *out holds the message's value.
  * MP_EMESSAGE: the next message could not be decoded (the standard's
@@ -132,8 +136,9 @@ MP_API mp_status mp_port_post_message(mp_value port, mp_message *msg);
  *   before the close was received first), or this port was closed;
  *   every later call returns MP_ECLOSED too.
  * MP_ETIMEDOUT: nothing arrived in time (timeout_ms > 0). MP_EAGAIN:
- *   nothing waits (timeout_ms 0). MP_ETYPE: not a port.
- * On anything but MP_OK *out is untouched. */
+ *   nothing waits (timeout_ms 0). MP_ETYPE: not a port. MP_EINVAL: NULL out.
+ * On MP_OK the value belongs to `realm`. On anything but MP_OK *out is
+ * untouched. */
 MP_API mp_status mp_port_receive(mp_value port, mp_realm *realm, int64_t timeout_ms, mp_value *out,
                                  mp_error_info *err);
 
@@ -144,11 +149,12 @@ MP_API mp_status mp_port_try_receive(mp_value port, mp_realm *realm, mp_value *o
 /* Takes the next message without decoding it (for routers and
  * transports): on MP_OK the caller owns *out (mp_message_free it, post it
  * with mp_port_post_message, or mp_deserialize it). Waits, and returns
- * MP_EAGAIN, MP_ETIMEDOUT and MP_ECLOSED, as mp_port_receive. */
+ * MP_EAGAIN, MP_ETIMEDOUT and MP_ECLOSED, as mp_port_receive; MP_ETYPE for
+ * a non-port, MP_EINVAL for NULL out. */
 MP_API mp_status mp_port_receive_message(mp_value port, int64_t timeout_ms, mp_message **out);
 
 /* How many messages (and close events) wait in the queue. A snapshot:
- * thread-safe, may be stale on return. */
+ * thread-safe, may be stale on return. 0 for non-ports. */
 MP_API size_t mp_port_pending(mp_value port);
 
 /* ---- event loops ---------------------------------------------------------------- */
@@ -162,7 +168,8 @@ MP_API size_t mp_port_pending(mp_value port);
  * closed when the port is freed or transferred, so take it out of your
  * poller before either. Receiving drains it when the queue empties. Only
  * the empty -> non-empty transition writes to it. MP_ETHREAD if the
- * eventfd cannot be created, MP_ECLOSED on a closed port. */
+ * eventfd cannot be created, MP_ECLOSED on a closed port, MP_ETYPE for a
+ * non-port, MP_EINVAL for NULL fd. */
 MP_API mp_status mp_port_fd(mp_value port, int *fd);
 
 /* Called by mp_port_dispatch, on the thread that calls it, once per
@@ -183,12 +190,14 @@ MP_API mp_status mp_port_set_callback(mp_value port, mp_port_callback fn, void *
  * *dispatched (optional) gets how many callbacks ran. MP_OK when at least
  * one callback ran or the queue was empty; MP_ECLOSED once the close event
  * was delivered (earlier) or the port is closed; MP_EINVAL when no callback
- * is set. The callback may post, receive on other ports, and close this
- * port (the batch then stops). */
+ * is set; MP_ETYPE for a non-port. The callback may post, receive on other
+ * ports, and close this port (the batch then stops and the messages it had
+ * already taken are released unread). */
 MP_API mp_status mp_port_dispatch(mp_value port, size_t max_batch, size_t *dispatched);
 
 /* Spin count for mp_port_receive: poll the queue this many times before
- * sleeping (0, the default: sleep at once). Trades CPU for latency. */
+ * sleeping (0, the default: sleep at once). Trades CPU for latency.
+ * Cannot fail for a port (MP_ETYPE otherwise). */
 MP_API mp_status mp_port_set_spin(mp_value port, unsigned iterations);
 
 /* ---- lifetime -------------------------------------------------------------------- */
@@ -199,7 +208,7 @@ MP_API mp_status mp_port_set_spin(mp_value port, unsigned iterations);
 MP_API mp_status mp_port_close(mp_value port);
 
 /* True if the port was closed (by mp_port_close or by transfer), or its
- * peer's close event was received. */
+ * peer's close event was received; false for non-ports. */
 MP_API bool mp_port_is_closed(mp_value port);
 
 #ifdef __cplusplus

@@ -12,7 +12,15 @@
  * return the new value through `out`; on failure `out` is not written and
  * nothing in the realm changed. Calls that store a value into a container
  * return MP_EREALM if the value belongs to another realm: the only way
- * between realms is a clone. */
+ * between realms is a clone. Builders also return MP_EINVAL for a NULL
+ * realm or out, and MP_ENOMEM.
+ *
+ * Getters that return a plain value rather than an mp_status cannot fail:
+ * given a value of the wrong kind they return 0, false, NULL, NaN or
+ * undefined, as each says.
+ *
+ * Thread safety and ownership: the defaults of <msgport.h>; every function
+ * here touches only the realms of its arguments. */
 #ifndef MSGPORT_VALUE_H
 #define MSGPORT_VALUE_H
 
@@ -69,19 +77,22 @@ typedef struct mp_value {
 /* ---- realms ------------------------------------------------------------ */
 
 /* Creates an empty realm using `alc` (NULL: libc) for every value in it.
- * On failure *out is untouched. */
+ * The caller owns the realm and frees it with mp_realm_free. On failure
+ * (MP_EINVAL for NULL out, MP_ENOMEM) *out is untouched. */
 MP_API mp_status mp_realm_new(const mp_allocator *alc, mp_realm **out);
 
 /* Frees the realm and every value in it at once, cycles included. Byte
  * stores are released (a store still referenced from elsewhere, e.g. a
- * SharedArrayBuffer handle in another realm or a message, lives on).
- * NULL is a no-op. */
+ * SharedArrayBuffer handle in another realm or a message, lives on) and
+ * its ports are closed. NULL is a no-op; cannot fail. No other thread may
+ * use the realm meanwhile, not even to post on one of its ports. */
 MP_API void mp_realm_free(mp_realm *realm);
 
 /* Frees every value of the realm not reachable from `roots` (n values, any
  * kinds; primitives are ignored). Values that are freed must not be used
- * again. Cannot fail: marking uses memory reserved as the realm grows.
- * Runs in time linear in the realm's size with no recursion. */
+ * again; freed ports are closed. NULL realm is a no-op. Cannot fail:
+ * marking uses memory reserved as the realm grows. Runs in time linear in
+ * the realm's size with no recursion. */
 MP_API void mp_realm_collect(mp_realm *realm, const mp_value *roots, size_t n);
 
 /* Small values are carved from 64 KiB chunks of the realm's allocator
@@ -92,6 +103,7 @@ typedef struct mp_realm_stats {
     size_t bytes;    /* bytes the live values use (byte stores excluded) */
     size_t reserved; /* bytes the realm holds from its allocator: chunks and large blocks */
 } mp_realm_stats;
+/* Cannot fail; all zero for NULL. */
 MP_API mp_realm_stats mp_realm_get_stats(const mp_realm *realm);
 
 /* The realm a value lives in; NULL for undefined, null, booleans and numbers. */
@@ -100,7 +112,8 @@ MP_API mp_realm *mp_value_realm(mp_value v);
 /* ---- any value --------------------------------------------------------- */
 
 MP_API mp_kind mp_kind_of(mp_value v);
-/* A constant name: "undefined", "Object", "Uint8Array", ... */
+/* A constant name: "undefined", "Object", "TypedArray", ...; "unknown" out
+ * of range (mp_view_type_name names the typed array types). */
 MP_API const char *mp_kind_name(mp_kind kind);
 /* True for the kinds with identity (MP_OBJECT and after). */
 MP_API bool mp_is_object(mp_value v);
@@ -122,7 +135,8 @@ MP_API double mp_number_value(mp_value v);
 /* ---- strings: sequences of UTF-16 code units, as in JavaScript --------- */
 
 /* From UTF-8. MP_EINVAL if the bytes are not well-formed UTF-8 (nothing is
- * replaced silently); use mp_string_from_utf16 for lone surrogates. */
+ * replaced silently); use mp_string_from_utf16 for lone surrogates.
+ * MP_ERANGE above 2^32-1 code units. */
 MP_API mp_status mp_string_from_utf8(mp_realm *realm, const char *utf8, size_t len, mp_value *out);
 /* Any code units, lone surrogates included. */
 MP_API mp_status mp_string_from_utf16(mp_realm *realm, const uint16_t *units, size_t len, mp_value *out);
@@ -159,7 +173,9 @@ MP_API mp_status mp_bigint_to_uint64(mp_value b, uint64_t *out);
 /* The magnitude's words, little-endian, no leading zero word (zero has 0
  * words). Pointers stay valid while the value does. */
 MP_API mp_status mp_bigint_words(mp_value b, bool *negative, const uint64_t **words, size_t *count);
-/* Decimal text like snprintf (see mp_string_to_utf8); 0 for non-BigInts. */
+/* Decimal text like snprintf (see mp_string_to_utf8); 0 for non-BigInts,
+ * and for a BigInt too large for the stack buffer whose scratch memory
+ * (from the realm's allocator) cannot be had. */
 MP_API size_t mp_bigint_to_string(mp_value b, char *buf, size_t cap);
 
 /* ---- Object, and the named properties of an Array --------------------- */
@@ -281,8 +297,10 @@ MP_API bool mp_set_next(mp_value set, size_t *cursor, mp_value *key);
 /* ---- host objects --------------------------------------------------------- */
 
 /* An embedder pointer with a type tag. msgport never dereferences or frees
- * the pointer. Cloning one needs a codec registered for its tag (see
- * <msgport/codec.h>); without one, cloning it is a DataCloneError. */
+ * the pointer: the embedder owns it and keeps it alive while the value may
+ * be used. mp_host_type gives 0 and mp_host_ptr NULL for other kinds.
+ * Cloning one needs a codec registered for its tag (see <msgport/codec.h>);
+ * without one, cloning it is a DataCloneError. */
 MP_API mp_status mp_host_new(mp_realm *realm, uint32_t type_tag, void *ptr, mp_value *out);
 MP_API uint32_t mp_host_type(mp_value host);
 MP_API void *mp_host_ptr(mp_value host);
@@ -304,7 +322,8 @@ MP_API bool mp_graph_equal(mp_value a, mp_value b, mp_error_info *why);
  * `<ref *1> { self: [Circular *1] }` for a cycle, `[Ref *1]` for a shared
  * (non-ancestor) reference. MP_PRINT_PRETTY indents nested containers.
  * MP_ENOMEM if the walk's own memory could not be had (partial text may
- * have been written); MP_EINVAL on a write error of the stream. */
+ * have been written); MP_EINVAL for a NULL stream or unknown flags (nothing
+ * written) or on a write error of the stream. */
 #define MP_PRINT_PRETTY 1u
 MP_API mp_status mp_print(FILE *stream, mp_value v, unsigned flags);
 

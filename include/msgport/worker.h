@@ -52,18 +52,19 @@ typedef struct mp_worker_options {
  * detached and its store moved to the worker (same data pointer), and a
  * SharedArrayBuffer in worker_data is shared.
  *
- * On MP_OK *out is the worker: call mp_worker_join exactly once. On
- * failure — MP_EINVAL, MP_EDATACLONE and the other clone errors,
- * MP_ENOMEM, MP_ETHREAD (the thread could not be created) — no thread
- * runs, nothing was detached, nothing is leaked, *out is untouched and err
- * (optional) says why. */
+ * On MP_OK *out is the worker, owned by the caller: call mp_worker_join
+ * exactly once. On failure — MP_EINVAL (NULL realm, entry or out, or NULL
+ * transfer with n > 0), MP_EDATACLONE and the other clone errors,
+ * MP_ENOMEM, MP_ETHREAD (the thread could not be created, e.g. for a bad
+ * stack_size) — entry never runs, nothing was detached, nothing is leaked,
+ * *out is untouched and err (optional) says why. */
 MP_API mp_status mp_worker_start(mp_realm *realm, const mp_worker_options *opt, mp_worker_entry entry, void *arg,
                                  mp_value worker_data, const mp_value *transfer, size_t n, mp_worker **out,
                                  mp_error_info *err);
 
 /* The parent's end of the worker's channel, a port in the parent's realm
  * (post to reach the worker's ctx->port; receive what it posts). It stays
- * valid after join, as a value of that realm. */
+ * valid after join, as a value of that realm. Undefined for NULL. */
 MP_API mp_value mp_worker_port(const mp_worker *worker);
 
 /* Waits for the worker thread to end, stores entry's return value in
