@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Runs every CUnit test program of a build under valgrind memcheck and fails
+# Runs every CUnit test program and example of a build under valgrind memcheck and fails
 # on any error or leak. Usage: scripts/valgrind.sh [build-dir]  (build/debug)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 dir="${1:-build/debug}"
 command -v valgrind >/dev/null || scripts/deps.sh valgrind
 status=0
-for t in "$dir"/tests/*; do
+for t in "$dir"/tests/* "$dir"/examples/*; do
     [ -x "$t" ] && [ -f "$t" ] || continue
     name=$(basename "$t")
     log="$dir/valgrind-$name.log"
