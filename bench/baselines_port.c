@@ -20,7 +20,7 @@
  *   pingpong_spin     (int) an atomic counter each way, both sides spinning:
  *                     the cache-line round trip
  *   zmq_pingpong_w1   the W1 round trip over an inproc PAIR socket
- *   memcpy_fresh      (W6_1M, W6_64M) mmap of fresh pages + memcpy + munmap;
+ *   memcpy_fresh      (W6_4K ... W6_64M) mmap of fresh pages + memcpy + munmap;
  *   memcpy_fresh_thp  the same after madvise(MADV_HUGEPAGE)
  *   thread_create_join  pthread_create of an empty function + pthread_join */
 #ifndef _GNU_SOURCE
@@ -106,6 +106,7 @@ typedef struct cv_queue {
 static void *
 cv_producer(void *arg)
 {
+    bp_pin_other();
     cv_queue *q = arg;
     packer p;
     packer_init(&p);
@@ -168,6 +169,7 @@ typedef struct spsc {
 static void *
 spsc_producer(void *arg)
 {
+    bp_pin_other();
     spsc *q = arg;
     packer p;
     packer_init(&p);
@@ -285,6 +287,7 @@ mb_take(mailbox *m, bool fx, uint32_t *last)
 static void *
 mb_echo(void *arg)
 {
+    bp_pin_other();
     pingpong *pp = arg;
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
@@ -362,6 +365,7 @@ typedef struct spin_pp {
 static void *
 spin_echo(void *arg)
 {
+    bp_pin_other();
     spin_pp *s = arg;
     uint64_t seen = 0;
     for (;;) {
@@ -421,6 +425,7 @@ typedef struct zq {
 static void *
 zmq_producer(void *arg)
 {
+    bp_pin_other();
     zq *z = arg;
     packer p;
     packer_init(&p);
@@ -435,6 +440,7 @@ zmq_producer(void *arg)
 static void *
 zmq_echo(void *arg)
 {
+    bp_pin_other();
     zq *z = arg;
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
@@ -593,20 +599,15 @@ rep_memcpy_fresh(void *p, size_t ops)
 }
 
 static void
-memcpy_fresh(wl_id id)
+memcpy_fresh(const bp_buf *buf)
 {
-    size_t len = wl_info_of(id)->expected_msgpack - 5;
-    char *src = malloc(len);
+    if (!bp_wanted("memcpy_fresh") && !bp_wanted("memcpy_fresh_thp")) return;
+    char *src = bp_w6_fill(buf->bytes);
     if (!src) abort();
-    uint32_t s = 6;
-    for (size_t i = 0; i + 4 <= len; i += 4) {
-        uint32_t v = wl_mulberry32(&s);
-        memcpy(src + i, &v, 4);
-    }
-    fresh f = {src, len, false};
-    bp_measure("c", "memcpy_fresh", wl_info_of(id)->name, len, rep_memcpy_fresh, &f);
+    fresh f = {src, buf->bytes, false};
+    bp_measure("c", "memcpy_fresh", buf->name, buf->bytes, rep_memcpy_fresh, &f);
     f.thp = true;
-    bp_measure("c", "memcpy_fresh_thp", wl_info_of(id)->name, len, rep_memcpy_fresh, &f);
+    bp_measure("c", "memcpy_fresh_thp", buf->name, buf->bytes, rep_memcpy_fresh, &f);
     free(src);
 }
 
@@ -649,7 +650,7 @@ bp_run_baselines(void)
 #else
     if (bp_wanted("zmq_pingpong_w1")) bp_emit_error("c", "zmq_pingpong_w1", "W1", "built without libzmq");
 #endif
-    memcpy_fresh(WL_W6_1M);
-    memcpy_fresh(WL_W6_64M);
+    for (int i = 0; i < BP_NBUF; i++)
+        if (!bp_opt.quick || !bp_bufs[i].full_only) memcpy_fresh(&bp_bufs[i]);
     bp_measure("c", "thread_create_join", "-", 0, rep_thread_create_join, NULL);
 }

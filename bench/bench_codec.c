@@ -426,7 +426,8 @@ cmp_double(const void *a, const void *b)
 static void
 json_head(const char *suite, const char *bench, const char *workload)
 {
-    fprintf(g_opt.out, "{\"run\":\"%s\",\"suite\":\"%s\",\"build\":\"%s\",\"pinned\":%s,\"bench\":\"%s\",\"workload\":\"%s\"",
+    fprintf(g_opt.out,
+            "{\"run\":\"%s\",\"suite\":\"%s\",\"build\":\"%s\",\"pinned\":%s,\"bench\":\"%s\",\"workload\":\"%s\"",
             g_opt.run, suite, MSGPORT_BENCH_BUILD, g_opt.pin_cpu >= 0 ? "true" : "false", bench, workload);
 }
 
@@ -472,15 +473,18 @@ run_batch(wl_state *s, size_t ops, rep_fn fn, prep_fn prep)
     return fn(s, ops);
 }
 
+/* One figure: `reps` repetitions of a batch of *ops ops. *ops 0: calibrated
+ * here first (the calibration runs are the warm-up) and kept for the next
+ * call, so serve mode calibrates once per workload and bench. */
 static void
-measure_prep(const char *suite, const char *bench, wl_state *s, size_t bytes, rep_fn fn, prep_fn prep)
+measure_prep(const char *suite, const char *bench, wl_state *s, size_t bytes, rep_fn fn, prep_fn prep, size_t *ops_io)
 {
     if (!bench_wanted(bench)) return;
     s->fail = MP_OK;
     memset(&s->err, 0, sizeof s->err);
-    /* calibrate: grow the batch until one repetition lasts target_ns */
-    size_t ops = g_opt.fixed_ops ? g_opt.fixed_ops : 1;
-    while (!g_opt.fixed_ops) {
+    size_t ops = g_opt.fixed_ops ? g_opt.fixed_ops : *ops_io ? *ops_io : 1;
+    bool calibrate = !g_opt.fixed_ops && *ops_io == 0;
+    while (calibrate) {
         uint64_t t = run_batch(s, ops, fn, prep);
         if (s->fail != MP_OK) {
             report_failure(suite, bench, s);
@@ -492,6 +496,7 @@ measure_prep(const char *suite, const char *bench, wl_state *s, size_t bytes, re
         if (f > 100.0) f = 100.0;
         ops = (size_t)ceil((double)ops * f);
     }
+    *ops_io = ops;
     int n = g_opt.reps;
     double *samples = malloc((size_t)n * sizeof *samples);
     double *sorted = malloc((size_t)n * sizeof *sorted);
@@ -513,10 +518,11 @@ measure_prep(const char *suite, const char *bench, wl_state *s, size_t bytes, re
     qsort(sorted, (size_t)n, sizeof *sorted, cmp_double);
     double med = (n % 2) ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
     json_head(suite, bench, s->info->name);
-    fprintf(g_opt.out,
-            ",\"metric\":\"ns_per_op\",\"unit\":\"ns\",\"median\":%.1f,\"min\":%.1f,\"max\":%.1f,\"n\":%d,\"bytes\":%zu,"
-            "\"ops_per_s\":%.0f,\"mb_per_s\":%.1f,\"ops_per_rep\":%zu,\"samples\":[",
-            med, sorted[0], sorted[n - 1], n, bytes, 1e9 / med, (double)bytes * 1e3 / med, ops);
+    fprintf(
+        g_opt.out,
+        ",\"metric\":\"ns_per_op\",\"unit\":\"ns\",\"median\":%.1f,\"min\":%.1f,\"max\":%.1f,\"n\":%d,\"bytes\":%zu,"
+        "\"ops_per_s\":%.0f,\"mb_per_s\":%.1f,\"ops_per_rep\":%zu,\"samples\":[",
+        med, sorted[0], sorted[n - 1], n, bytes, 1e9 / med, (double)bytes * 1e3 / med, ops);
     for (int r = 0; r < n; r++)
         fprintf(g_opt.out, "%s%.1f", r ? "," : "", samples[r]);
     fprintf(g_opt.out, "]}\n");
@@ -525,12 +531,6 @@ measure_prep(const char *suite, const char *bench, wl_state *s, size_t bytes, re
             sorted[n - 1], ops);
     free(samples);
     free(sorted);
-}
-
-static void
-measure(const char *suite, const char *bench, wl_state *s, size_t bytes, rep_fn fn)
-{
-    measure_prep(suite, bench, s, bytes, fn, NULL);
 }
 
 /* ---- checks: digests and round trips, before anything is timed ------------------ */
@@ -621,10 +621,12 @@ check_workload(wl_state *s)
     fprintf(g_opt.out, "}\n");
     fflush(g_opt.out);
 
-    fprintf(stderr, "%-7s digest %s (table %s) %s%s | msgpack %s %zu B (table %zu) | wire %zu B | clone %s %s | direct %s %s\n",
+    fprintf(stderr,
+            "%-7s digest %s (table %s) %s%s | msgpack %s %zu B (table %zu) | wire %zu B | clone %s %s | direct %s %s\n",
             in->name, hv, he, match ? "MATCH" : "MISMATCH",
-            (!match && in->uses_words) ? " (own WORDS list)" : "", hm, in->packable ? s->packed.size : 0,
-            in->expected_msgpack, s->wire_len, hc, codec_ok ? "ok" : "BAD", hd, direct_ok ? "ok" : "BAD");
+            (!match && in->uses_words) ? " (WORDS list differs from WORKLOADS.md's (not published to us))" : "", hm,
+            in->packable ? s->packed.size : 0, in->expected_msgpack, s->wire_len, hc, codec_ok ? "ok" : "BAD", hd,
+            direct_ok ? "ok" : "BAD");
     if (codec_err[0]) fprintf(stderr, "        codec: %s\n", codec_err);
     return codec_ok || direct_ok;
 }
@@ -644,99 +646,214 @@ die_status(const char *what, mp_status st)
     exit(1);
 }
 
+/* What a bench needs of the workload's state. */
+enum bench_need { NEED_PACKED, NEED_DOM, NEED_SCRATCH, NEED_WIRE, NEED_VALUE, NEED_XFER };
+
+typedef struct bench_def {
+    const char *suite, *name;
+    enum bench_need need;
+    rep_fn fn;
+    prep_fn prep;
+} bench_def;
+
+/* msgpack-c and msgport alternate, so a shift in machine load during one
+ * workload hits both sides. */
+static const bench_def g_benches[] = {
+    {"c", "msgpack_pack_unpack", NEED_PACKED, rep_msgpack_pack_unpack, NULL},
+    {"lib", "lib_clone", NEED_WIRE, rep_lib_clone, NULL},
+    {"c", "dom_deep_copy", NEED_DOM, rep_dom_deep_copy, NULL},
+    {"lib", "lib_clone_direct", NEED_VALUE, rep_lib_clone_direct, NULL},
+    {"c", "msgpack_pack", NEED_PACKED, rep_msgpack_pack, NULL},
+    {"lib", "lib_encode", NEED_WIRE, rep_lib_encode, NULL},
+    {"c", "msgpack_unpack", NEED_PACKED, rep_msgpack_unpack, NULL},
+    {"lib", "lib_decode", NEED_WIRE, rep_lib_decode, prepare_lib_decode},
+    {"c", "memcpy_malloc", NEED_SCRATCH, rep_memcpy_malloc, NULL},
+    {"lib", "lib_clone_transfer", NEED_XFER, rep_lib_clone_transfer, NULL},
+    {"lib", "lib_clone_direct_transfer", NEED_XFER, rep_lib_clone_direct_transfer, NULL},
+};
+#define N_BENCHES (sizeof g_benches / sizeof g_benches[0])
+
+/* The payload size in msgpack-c's format for suite c, msgport's wire for lib. */
+static size_t
+bench_bytes(const wl_state *s, const bench_def *b)
+{
+    switch (b->need) {
+    case NEED_PACKED:
+    case NEED_DOM:
+        return s->packed.size;
+    case NEED_SCRATCH:
+        return s->scratch_len;
+    default:
+        return s->wire_len;
+    }
+}
+
+static bool
+bench_applies(const wl_state *s, const bench_def *b)
+{
+    switch (b->need) {
+    case NEED_PACKED:
+        return s->info->packable;
+    case NEED_DOM:
+        return s->info->packable && s->dom_src.zone != NULL;
+    case NEED_SCRATCH:
+        return s->scratch_len > 0;
+    case NEED_WIRE:
+        return s->wire != NULL;
+    case NEED_VALUE:
+        return true;
+    case NEED_XFER:
+        return s->xa != NULL;
+    }
+    return false;
+}
+
+static void
+load_workload(wl_state *s, wl_id id)
+{
+    memset(s, 0, sizeof *s);
+    s->id = id;
+    s->info = wl_info_of(id);
+    s->data = wl_generate(id);
+    if (!s->data) {
+        fprintf(stderr, "%s: generation failed\n", s->info->name);
+        exit(1);
+    }
+    msgpack_sbuffer_init(&s->packed);
+    msgpack_sbuffer_init(&s->sb);
+    msgpack_packer_init(&s->pk, &s->sb, sbuffer_write);
+    msgpack_unpacked_init(&s->up);
+    msgpack_unpacked_init(&s->dom_src);
+    if (s->info->packable) {
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &s->packed, sbuffer_write);
+        if (wl_pack(s->data, &pk) != 0) {
+            fprintf(stderr, "%s: packing failed\n", s->info->name);
+            exit(1);
+        }
+        size_t off = 0;
+        if (msgpack_unpack_next(&s->dom_src, s->packed.data, s->packed.size, &off) != MSGPACK_UNPACK_SUCCESS)
+            fprintf(stderr, "%s: msgpack-c cannot unpack its own packing; dom_deep_copy skipped\n", s->info->name);
+    }
+    mp_status st;
+    if ((st = mp_realm_new(NULL, &s->src)) != MP_OK) die_status("mp_realm_new", st);
+    if ((st = mp_realm_new(NULL, &s->dst)) != MP_OK) die_status("mp_realm_new", st);
+    if ((st = wl_build(s->data, s->src, &s->v)) != MP_OK) die_status("wl_build", st);
+    if (!check_workload(s))
+        fprintf(stderr, "  %s: codec does not round-trip this workload; lib benches run anyway where they can\n",
+                s->info->name);
+    if (s->info->has_buffer && s->info->packable && s->packed.size > 5) {
+        /* the buffer's own bytes: the packed bin32 minus its 5-byte header */
+        s->scratch = malloc(s->packed.size - 5);
+        if (!s->scratch) die_status("malloc", MP_ENOMEM);
+        s->scratch_len = s->packed.size - 5;
+        memcpy(s->scratch, s->packed.data + 5, s->scratch_len);
+    }
+    if (s->info->has_buffer) {
+        /* the transfer benches detach their source: a copy of its own, which
+         * ping-pongs between xa and xb (both transfer benches share it) */
+        if ((st = mp_realm_new(NULL, &s->xa)) != MP_OK) die_status("mp_realm_new", st);
+        if ((st = mp_realm_new(NULL, &s->xb)) != MP_OK) die_status("mp_realm_new", st);
+        if ((st = wl_build(s->data, s->xa, &s->cur)) != MP_OK) die_status("wl_build", st);
+        s->cur_in_a = true;
+    }
+}
+
+static void
+unload_workload(wl_state *s)
+{
+    mp_realm_free(s->xa);
+    mp_realm_free(s->xb);
+    mp_realm_free(s->dst);
+    mp_realm_free(s->src);
+    free(s->msgs);
+    free(s->wire);
+    free(s->scratch);
+    msgpack_unpacked_destroy(&s->up);
+    msgpack_unpacked_destroy(&s->dom_src);
+    msgpack_sbuffer_destroy(&s->sb);
+    msgpack_sbuffer_destroy(&s->packed);
+    wl_data_free(s->data);
+    memset(s, 0, sizeof *s);
+}
+
 static void
 run_workload(wl_id id)
 {
     wl_state s;
-    memset(&s, 0, sizeof s);
-    s.id = id;
-    s.info = wl_info_of(id);
-    s.data = wl_generate(id);
-    if (!s.data) {
-        fprintf(stderr, "%s: generation failed\n", s.info->name);
-        exit(1);
-    }
-    msgpack_sbuffer_init(&s.packed);
-    msgpack_sbuffer_init(&s.sb);
-    msgpack_packer_init(&s.pk, &s.sb, sbuffer_write);
-    msgpack_unpacked_init(&s.up);
-    msgpack_unpacked_init(&s.dom_src);
-    if (s.info->packable) {
-        msgpack_packer pk;
-        msgpack_packer_init(&pk, &s.packed, sbuffer_write);
-        if (wl_pack(s.data, &pk) != 0) {
-            fprintf(stderr, "%s: packing failed\n", s.info->name);
-            exit(1);
+    load_workload(&s, id);
+    if (!g_opt.check_only) {
+        for (size_t i = 0; i < N_BENCHES; i++) {
+            const bench_def *b = &g_benches[i];
+            if (!bench_applies(&s, b)) continue;
+            size_t ops = 0;
+            measure_prep(b->suite, b->name, &s, bench_bytes(&s, b), b->fn, b->prep, &ops);
+            mp_realm_collect(s.dst, NULL, 0);
         }
     }
-    mp_status st;
-    if ((st = mp_realm_new(NULL, &s.src)) != MP_OK) die_status("mp_realm_new", st);
-    if ((st = mp_realm_new(NULL, &s.dst)) != MP_OK) die_status("mp_realm_new", st);
-    if ((st = wl_build(s.data, s.src, &s.v)) != MP_OK) die_status("wl_build", st);
+    unload_workload(&s);
+}
 
-    bool lib_ok = check_workload(&s);
-    if (g_opt.check_only) goto done;
+/* ---- serve mode: bench/driver.py interleaves repetitions with Node's ---------------- */
 
-    const char *w = s.info->name;
-    if (s.info->packable) {
-        size_t b = s.packed.size;
-        measure("c", "msgpack_pack_unpack", &s, b, rep_msgpack_pack_unpack);
-        measure("c", "msgpack_pack", &s, b, rep_msgpack_pack);
-        measure("c", "msgpack_unpack", &s, b, rep_msgpack_unpack);
-        size_t off = 0;
-        if (msgpack_unpack_next(&s.dom_src, s.packed.data, s.packed.size, &off) == MSGPACK_UNPACK_SUCCESS)
-            measure("c", "dom_deep_copy", &s, b, rep_dom_deep_copy);
-    }
-    if (s.info->has_buffer) {
-        /* the buffer's own bytes: the packed bin32 minus its 5-byte header */
-        s.scratch = malloc(s.packed.size);
-        if (s.scratch && s.packed.size > 5) {
-            s.scratch_len = s.packed.size - 5;
-            memcpy(s.scratch, s.packed.data + 5, s.scratch_len);
-            measure("c", "memcpy_malloc", &s, s.scratch_len, rep_memcpy_malloc);
+/* Commands on stdin, one per line; every answer ends with a {"ctl":...} line
+ * on the results stream:
+ *   load W2        frees the current workload, builds W2, writes its digest
+ *                  line, answers {"ctl":"ready","benches":[...]} (the benches
+ *                  that apply to it, in interleaving order)
+ *   rep lib_clone  one repetition (calibrated on the first call per workload,
+ *                  which is the warm-up): a schema line with n 1, then
+ *                  {"ctl":"done"}
+ *   quit */
+static void
+serve(void)
+{
+    wl_state s;
+    bool loaded = false;
+    size_t ops[N_BENCHES];
+    char line[256];
+    g_opt.reps = 1;
+    while (fgets(line, sizeof line, stdin)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (strncmp(line, "load ", 5) == 0) {
+            wl_id id = wl_by_name(line + 5);
+            if (id == WL_COUNT) {
+                fprintf(g_opt.out, "{\"ctl\":\"error\",\"error\":\"unknown workload\"}\n");
+                fflush(g_opt.out);
+                continue;
+            }
+            if (loaded) unload_workload(&s);
+            load_workload(&s, id);
+            loaded = true;
+            memset(ops, 0, sizeof ops);
+            fprintf(g_opt.out, "{\"ctl\":\"ready\",\"workload\":\"%s\",\"benches\":[", s.info->name);
+            bool first = true;
+            for (size_t i = 0; i < N_BENCHES; i++)
+                if (bench_applies(&s, &g_benches[i]) && bench_wanted(g_benches[i].name)) {
+                    fprintf(g_opt.out, "%s\"%s\"", first ? "" : ",", g_benches[i].name);
+                    first = false;
+                }
+            fprintf(g_opt.out, "]}\n");
+        } else if (strncmp(line, "rep ", 4) == 0 && loaded) {
+            size_t i = 0;
+            while (i < N_BENCHES && strcmp(g_benches[i].name, line + 4) != 0)
+                i++;
+            if (i == N_BENCHES || !bench_applies(&s, &g_benches[i])) {
+                fprintf(g_opt.out, "{\"ctl\":\"error\",\"error\":\"bench does not apply\"}\n");
+            } else {
+                const bench_def *b = &g_benches[i];
+                measure_prep(b->suite, b->name, &s, bench_bytes(&s, b), b->fn, b->prep, &ops[i]);
+                mp_realm_collect(s.dst, NULL, 0);
+                fprintf(g_opt.out, "{\"ctl\":\"done\"}\n");
+            }
+        } else if (strcmp(line, "quit") == 0) {
+            break;
+        } else {
+            fprintf(g_opt.out, "{\"ctl\":\"error\",\"error\":\"unknown command\"}\n");
         }
+        fflush(g_opt.out);
     }
-    if (!lib_ok) {
-        fprintf(stderr, "  %s: codec does not round-trip this workload yet; lib benches run anyway where they can\n", w);
-    }
-    if (s.wire) {
-        measure("lib", "lib_clone", &s, s.wire_len, rep_lib_clone);
-        measure("lib", "lib_encode", &s, s.wire_len, rep_lib_encode);
-        measure_prep("lib", "lib_decode", &s, s.wire_len, rep_lib_decode, prepare_lib_decode);
-    }
-    measure("lib", "lib_clone_direct", &s, s.wire_len, rep_lib_clone_direct);
-    mp_realm_collect(s.dst, NULL, 0);
-    if (s.info->has_buffer) {
-        if ((st = mp_realm_new(NULL, &s.xa)) != MP_OK) die_status("mp_realm_new", st);
-        if ((st = mp_realm_new(NULL, &s.xb)) != MP_OK) die_status("mp_realm_new", st);
-        /* the transfer benches detach their source: give them their own copy */
-        if ((st = wl_build(s.data, s.xa, &s.cur)) != MP_OK) die_status("wl_build", st);
-        s.cur_in_a = true;
-        measure("lib", "lib_clone_transfer", &s, s.wire_len, rep_lib_clone_transfer);
-        if (bench_wanted("lib_clone_direct_transfer")) {
-            mp_realm_free(s.xa);
-            mp_realm_free(s.xb);
-            if ((st = mp_realm_new(NULL, &s.xa)) != MP_OK) die_status("mp_realm_new", st);
-            if ((st = mp_realm_new(NULL, &s.xb)) != MP_OK) die_status("mp_realm_new", st);
-            if ((st = wl_build(s.data, s.xa, &s.cur)) != MP_OK) die_status("wl_build", st);
-            s.cur_in_a = true;
-            measure("lib", "lib_clone_direct_transfer", &s, s.wire_len, rep_lib_clone_direct_transfer);
-        }
-    }
-
-done:
-    mp_realm_free(s.xa);
-    mp_realm_free(s.xb);
-    mp_realm_free(s.dst);
-    mp_realm_free(s.src);
-    free(s.msgs);
-    free(s.wire);
-    free(s.scratch);
-    msgpack_unpacked_destroy(&s.up);
-    msgpack_unpacked_destroy(&s.dom_src);
-    msgpack_sbuffer_destroy(&s.sb);
-    msgpack_sbuffer_destroy(&s.packed);
-    wl_data_free(s.data);
+    if (loaded) unload_workload(&s);
 }
 
 /* ---- main ------------------------------------------------------------------------------ */
@@ -746,9 +863,10 @@ usage(void)
 {
     fprintf(stderr,
             "usage: bench_codec [--quick] [--reps N] [--target-ms MS] [--ops N] [--run ID] [--pin CPU]\n"
-            "                   [--workloads W1,W2,...] [--bench lib_clone,...] [--check] [--out FILE]\n"
+            "                   [--workloads W1,W2,...] [--bench lib_clone,...] [--check] [--out FILE] [--serve]\n"
             "JSON lines go to stdout (or FILE), progress to stderr. --ops N skips the calibration\n"
-            "and runs exactly N ops per repetition (for callgrind: instructions per op).\n");
+            "and runs exactly N ops per repetition (for callgrind: instructions per op). --serve reads\n"
+            "commands (load W, rep BENCH, quit) from stdin: bench/driver.py interleaves them with Node's.\n");
 }
 
 int
@@ -760,6 +878,7 @@ main(int argc, char **argv)
     g_opt.out = stdout;
     snprintf(g_opt.run, sizeof g_opt.run, "r%ld", (long)time(NULL));
     const char *wl_list = NULL;
+    bool serve_mode = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = (i + 1 < argc) ? argv[i + 1] : NULL;
@@ -767,6 +886,8 @@ main(int argc, char **argv)
             g_opt.quick = true;
         } else if (strcmp(a, "--check") == 0) {
             g_opt.check_only = true;
+        } else if (strcmp(a, "--serve") == 0) {
+            serve_mode = true;
         } else if (strcmp(a, "--reps") == 0 && val) {
             g_opt.reps = atoi(val);
             i++;
@@ -825,6 +946,13 @@ main(int argc, char **argv)
             fprintf(stderr, "sched_setaffinity(%d): %s; running unpinned\n", g_opt.pin_cpu, strerror(errno));
             g_opt.pin_cpu = -1;
         }
+    }
+    if (serve_mode) {
+        fprintf(stderr, "bench_codec: run %s, build %s, serving repetitions of >= %.0f ms\n", g_opt.run,
+                MSGPORT_BENCH_BUILD, g_opt.target_ns / 1e6);
+        serve();
+        if (g_opt.out != stdout) fclose(g_opt.out);
+        return 0;
     }
     fprintf(stderr, "bench_codec: run %s, build %s, %d reps of >= %.0f ms%s\n", g_opt.run, MSGPORT_BENCH_BUILD,
             g_opt.reps, g_opt.target_ns / 1e6, g_opt.quick ? " (quick)" : "");

@@ -22,7 +22,11 @@
  *   lib_thread_start_exit  mp_worker_start with workerData {id: 1}, the
  *       worker posts one number, main receives it, mp_worker_join.
  *
- * Run: bench_port [--quick] [--reps N] [--run ID] [--bench a,b] [--lib-only|--c-only] [--out FILE] */
+ * Run: bench_port [--quick] [--reps N] [--run ID] [--bench a,b] [--lib-only|--c-only]
+ *                 [--pin-pair A,B] [--out FILE]
+ * --pin-pair: the main thread on CPU A, the other thread of each bench (the
+ * worker, echo or producer) on CPU B; bench/driver.py uses it for the
+ * latency benches (ping-pong, one-way) so every wake-up crosses CPUs. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
@@ -30,6 +34,8 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +74,40 @@ bp_wanted(const char *name)
     return false;
 }
 
+void
+bp_pin_other(void)
+{
+    if (bp_opt.pin_other < 0) return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(bp_opt.pin_other, &set);
+    if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0)
+        fprintf(stderr, "bench_port: cannot pin a thread to CPU %d\n", bp_opt.pin_other);
+}
+
+const double bp_quantiles[BP_NQ] = {0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999, 1.0};
+
+const bp_buf bp_bufs[BP_NBUF] = {
+    {"W6_4K", 4096, false},    {"W6_64K", 65536, true},      {"W6_1M", 1u << 20, false},
+    {"W6_8M", 8u << 20, true}, {"W6_64M", 64u << 20, false},
+};
+
+void *
+bp_w6_fill(size_t bytes)
+{
+    unsigned char *p = malloc(bytes ? bytes : 1);
+    if (!p) return NULL;
+    uint32_t s = 6;
+    for (size_t i = 0; i + 4 <= bytes; i += 4) {
+        uint32_t v = wl_mulberry32(&s);
+        p[i] = (unsigned char)v;
+        p[i + 1] = (unsigned char)(v >> 8);
+        p[i + 2] = (unsigned char)(v >> 16);
+        p[i + 3] = (unsigned char)(v >> 24);
+    }
+    return p;
+}
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -93,8 +133,9 @@ quantile_of(const double *v, size_t n, double q) /* v sorted, nearest rank */
 static void
 json_head(const char *suite, const char *bench, const char *workload)
 {
-    fprintf(bp_opt.out, "{\"run\":\"%s\",\"suite\":\"%s\",\"build\":\"%s\",\"pinned\":false,\"bench\":\"%s\",\"workload\":\"%s\"",
-            bp_opt.run, suite, MSGPORT_BENCH_BUILD, bench, workload);
+    fprintf(bp_opt.out,
+            "{\"run\":\"%s\",\"suite\":\"%s\",\"build\":\"%s\",\"pinned\":%s,\"bench\":\"%s\",\"workload\":\"%s\"",
+            bp_opt.run, suite, MSGPORT_BENCH_BUILD, bp_opt.pin_main >= 0 ? "true" : "false", bench, workload);
 }
 
 void
@@ -126,10 +167,11 @@ bp_emit_ns(const char *suite, const char *bench, const char *workload, size_t by
     qsort(s, (size_t)n, sizeof *s, cmp_double);
     double med = median_of(s, n);
     json_head(suite, bench, workload);
-    fprintf(bp_opt.out,
-            ",\"metric\":\"ns_per_op\",\"unit\":\"ns\",\"median\":%.1f,\"min\":%.1f,\"max\":%.1f,\"n\":%d,\"bytes\":%zu,"
-            "\"ops_per_s\":%.0f,\"mb_per_s\":%.1f,\"ops_per_rep\":%zu,\"samples\":[",
-            med, s[0], s[n - 1], n, bytes, 1e9 / med, (double)bytes * 1e3 / med, ops_per_rep);
+    fprintf(
+        bp_opt.out,
+        ",\"metric\":\"ns_per_op\",\"unit\":\"ns\",\"median\":%.1f,\"min\":%.1f,\"max\":%.1f,\"n\":%d,\"bytes\":%zu,"
+        "\"ops_per_s\":%.0f,\"mb_per_s\":%.1f,\"ops_per_rep\":%zu,\"samples\":[",
+        med, s[0], s[n - 1], n, bytes, 1e9 / med, (double)bytes * 1e3 / med, ops_per_rep);
     for (int r = 0; r < n; r++)
         fprintf(bp_opt.out, "%s%.1f", r ? "," : "", samples[r]);
     fprintf(bp_opt.out, "]}\n");
@@ -148,7 +190,8 @@ bp_rtt_init(bp_rtt *r, int reps)
     r->p99 = calloc((size_t)reps, sizeof(double));
     r->p999 = calloc((size_t)reps, sizeof(double));
     r->mean = calloc((size_t)reps, sizeof(double));
-    if (!r->med || !r->p99 || !r->p999 || !r->mean) abort();
+    r->q = calloc((size_t)reps * BP_NQ, sizeof(double));
+    if (!r->med || !r->p99 || !r->p999 || !r->mean || !r->q) abort();
 }
 
 void
@@ -163,12 +206,13 @@ bp_rtt_add_rep(bp_rtt *r, double *rtts, size_t k)
     r->p99[r->n] = quantile_of(rtts, k, 0.99);
     r->p999[r->n] = quantile_of(rtts, k, 0.999);
     r->mean[r->n] = sum / (double)k;
+    for (int i = 0; i < BP_NQ; i++)
+        r->q[r->n * BP_NQ + i] = quantile_of(rtts, k, bp_quantiles[i]);
     r->n++;
 }
 
 void
-bp_rtt_emit(bp_rtt *r, const char *suite, const char *bench, const char *workload, size_t bytes,
-            size_t rtts_per_rep)
+bp_rtt_emit(bp_rtt *r, const char *suite, const char *bench, const char *workload, size_t bytes, size_t rtts_per_rep)
 {
     int n = r->n;
     if (n == 0) return;
@@ -188,9 +232,20 @@ bp_rtt_emit(bp_rtt *r, const char *suite, const char *bench, const char *workloa
     fprintf(bp_opt.out,
             ",\"metric\":\"rtt_ns\",\"unit\":\"ns\",\"median\":%.1f,\"min\":%.1f,\"max\":%.1f,\"n\":%d,\"bytes\":%zu,"
             "\"p99_ns\":%.1f,\"p99_min\":%.1f,\"p99_max\":%.1f,\"p999_ns\":%.1f,\"mean_ns\":%.1f,"
-            "\"ops_per_s\":%.0f,\"rtts_per_rep\":%zu,\"samples\":[",
-            med, m[0], m[n - 1], n, bytes, median_of(p, n), p[0], p[n - 1], median_of(q, n), median_of(a, n),
-            1e9 / med, rtts_per_rep);
+            "\"ops_per_s\":%.0f,\"rtts_per_rep\":%zu,\"q_p\":[",
+            med, m[0], m[n - 1], n, bytes, median_of(p, n), p[0], p[n - 1], median_of(q, n), median_of(a, n), 1e9 / med,
+            rtts_per_rep);
+    /* each quantile: its median over the repetitions */
+    for (int i = 0; i < BP_NQ; i++)
+        fprintf(bp_opt.out, "%s%g", i ? "," : "", bp_quantiles[i] * 100);
+    fprintf(bp_opt.out, "],\"q_ns\":[");
+    for (int i = 0; i < BP_NQ; i++) {
+        for (int j = 0; j < n; j++)
+            a[j] = r->q[j * BP_NQ + i];
+        qsort(a, (size_t)n, sizeof *a, cmp_double);
+        fprintf(bp_opt.out, "%s%.1f", i ? "," : "", median_of(a, n));
+    }
+    fprintf(bp_opt.out, "],\"samples\":[");
     for (int i = 0; i < n; i++)
         fprintf(bp_opt.out, "%s%.1f", i ? "," : "", r->med[i]);
     fprintf(bp_opt.out, "]}\n");
@@ -210,6 +265,7 @@ bp_rtt_free(bp_rtt *r)
     free(r->p99);
     free(r->p999);
     free(r->mean);
+    free(r->q);
     memset(r, 0, sizeof *r);
 }
 
@@ -239,9 +295,12 @@ size_t
 bp_tput_n(wl_id id)
 {
     switch (id) {
-    case WL_W1: return 200000;
-    case WL_W2: return bp_opt.quick ? 500 : 2000;
-    default: return bp_opt.quick ? 50 : 200; /* W6_1M */
+    case WL_W1:
+        return bp_opt.quick ? 50000 : 200000;
+    case WL_W2:
+        return bp_opt.quick ? 500 : 2000;
+    default:
+        return bp_opt.quick ? 50 : 200; /* W6_1M */
     }
 }
 
@@ -253,10 +312,17 @@ bp_pingpong_k(bool spinning)
 }
 
 int
-bp_oneway_ops(wl_id id, bool copy)
+bp_oneway_ops(size_t bytes, bool copy)
 {
-    if (id == WL_W6_64M && copy) return bp_opt.quick ? 3 : 11;
-    return bp_opt.quick ? 21 : 101;
+    if (copy && bytes >= (64u << 20)) return bp_opt.quick ? 1 : 2;
+    if (copy && bytes >= (8u << 20)) return bp_opt.quick ? 2 : 5;
+    return bp_opt.quick ? 7 : 21;
+}
+
+int
+bp_oneway_warmups(size_t bytes, bool copy)
+{
+    return copy && bytes >= (8u << 20) ? 1 : 2;
 }
 
 /* ---- msgport: the worker side ------------------------------------------------------ */
@@ -265,10 +331,10 @@ enum job_mode { JOB_TPUT, JOB_ECHO, JOB_ONEWAY };
 
 typedef struct job {
     enum job_mode mode;
-    wl_id wl;         /* WL_COUNT: a number */
-    size_t n;         /* TPUT: messages per "go" */
-    unsigned spin;    /* ECHO: mp_port_set_spin on the worker's port */
-    bool transfer;    /* ONEWAY */
+    wl_id wl;            /* WL_COUNT: a number */
+    unsigned spin;       /* ECHO: mp_port_set_spin on the worker's port */
+    bool transfer;       /* ONEWAY */
+    size_t buf_bytes;    /* ONEWAY: the ArrayBuffer's size; 0: a number */
     _Atomic uint64_t t0; /* ONEWAY: clock before the post */
     _Atomic int failed;
     char why[600];
@@ -295,15 +361,36 @@ build_value(wl_id id, mp_realm *realm, mp_value *out)
     return st;
 }
 
+/* An ArrayBuffer holding the first `bytes` bytes of the W6 fill. */
+static mp_status
+build_buffer(size_t bytes, mp_realm *realm, mp_value *out)
+{
+    void *fill = bp_w6_fill(bytes);
+    if (!fill) return MP_ENOMEM;
+    mp_status st = mp_arraybuffer_new(realm, bytes, out);
+    void *data;
+    size_t len;
+    if (st == MP_OK && (st = mp_arraybuffer_data(*out, &data, &len)) == MP_OK) memcpy(data, fill, len);
+    free(fill);
+    return st;
+}
+
 static int
 job_entry(mp_worker_ctx *ctx)
 {
     job *j = ctx->arg;
+    bp_pin_other();
     mp_error_info err;
     memset(&err, 0, sizeof err);
     mp_value v = mp_undefined(), in;
     mp_status st;
-    if (j->mode != JOB_ECHO && (st = build_value(j->wl, ctx->realm, &v)) != MP_OK) {
+    if (j->mode == JOB_ONEWAY && j->buf_bytes > 0)
+        st = build_buffer(j->buf_bytes, ctx->realm, &v);
+    else if (j->mode != JOB_ECHO)
+        st = build_value(j->wl, ctx->realm, &v);
+    else
+        st = MP_OK;
+    if (st != MP_OK) {
         job_fail(j, "build", st, NULL);
         return 1;
     }
@@ -319,7 +406,8 @@ job_entry(mp_worker_ctx *ctx)
         }
         switch (j->mode) {
         case JOB_TPUT:
-            for (size_t i = 0; i < j->n; i++)
+            /* "go" carries the count (warm-up: a tenth) */
+            for (size_t i = 0, n = (size_t)mp_number_value(in); i < n; i++)
                 if ((st = mp_port_post(ctx->port, v, NULL, 0, &err)) != MP_OK) {
                     job_fail(j, "post", st, &err);
                     return 1;
@@ -336,7 +424,7 @@ job_entry(mp_worker_ctx *ctx)
             struct timespec d = {0, 200000};
             nanosleep(&d, NULL);
             atomic_store_explicit(&j->t0, bp_now_ns(), memory_order_release);
-            mp_value tl = j->wl == WL_COUNT ? v : wl_transfer_buffer(v);
+            mp_value tl = v;
             st = mp_port_post(ctx->port, v, &tl, j->transfer ? 1 : 0, &err);
             if (st != MP_OK) {
                 job_fail(j, "post", st, &err);
@@ -357,9 +445,9 @@ job_entry(mp_worker_ctx *ctx)
 /* ---- msgport: the main side ------------------------------------------------------------- */
 
 typedef struct lib_ctx {
-    mp_realm *pr;   /* the parent's realm: the ports live here */
-    mp_realm *rx;   /* received values, collected with no roots */
-    mp_realm *src;  /* values main posts */
+    mp_realm *pr;  /* the parent's realm: the ports live here */
+    mp_realm *rx;  /* received values, collected with no roots */
+    mp_realm *src; /* values main posts */
 } lib_ctx;
 
 static bool
@@ -413,7 +501,7 @@ lib_tput(lib_ctx *L, wl_id id)
     if (!bp_wanted(bench)) return;
     size_t n = bp_tput_n(id);
     unsigned every = id == WL_W1 ? 1024 : id == WL_W2 ? 16 : 1;
-    job j = {.mode = JOB_TPUT, .wl = id, .n = n};
+    job j = {.mode = JOB_TPUT, .wl = id};
     mp_worker *w;
     if (!start_job(L, &j, &w, bench, wl)) return;
     mp_value port = mp_worker_port(w);
@@ -426,12 +514,13 @@ lib_tput(lib_ctx *L, wl_id id)
     memset(&err, 0, sizeof err);
     mp_value v = mp_undefined();
     bool ok = true;
-    for (int r = -1; r < reps && ok; r++) { /* r = -1: warm-up */
+    for (int r = -1; r < reps && ok; r++) { /* r = -1: warm-up, a tenth of n (as Node's) */
+        size_t count = r < 0 ? (n / 10 ? n / 10 : 1) : n;
         uint64_t t0 = bp_now_ns();
-        mp_status st = mp_port_post(port, mp_number(r), NULL, 0, &err);
-        for (size_t i = 0; i < n && st == MP_OK; i++) {
+        mp_status st = mp_port_post(port, mp_number((double)count), NULL, 0, &err);
+        for (size_t i = 0; i < count && st == MP_OK; i++) {
             st = mp_port_receive(port, L->rx, MP_PORT_FOREVER, &v, &err);
-            if (st == MP_OK && (i + 1) % every == 0 && i + 1 < n) mp_realm_collect(L->rx, NULL, 0);
+            if (st == MP_OK && (i + 1) % every == 0 && i + 1 < count) mp_realm_collect(L->rx, NULL, 0);
         }
         uint64_t t1 = bp_now_ns();
         if (st != MP_OK) {
@@ -513,24 +602,26 @@ lib_pingpong(lib_ctx *L, wl_id id, bool spinning)
     mp_realm_collect(L->src, NULL, 0);
 }
 
+/* buf NULL: a number (the wake-up floor, "lib_oneway int"). */
 static void
-lib_oneway(lib_ctx *L, wl_id id, bool transfer)
+lib_oneway(lib_ctx *L, const bp_buf *buf, bool transfer)
 {
-    const char *bench = id == WL_COUNT ? "lib_oneway" : transfer ? "lib_buf_oneway_transfer" : "lib_buf_oneway_copy";
-    const char *wl = wl_name(id);
+    const char *bench = !buf ? "lib_oneway" : transfer ? "lib_buf_oneway_transfer" : "lib_buf_oneway_copy";
+    const char *wl = buf ? buf->name : "int";
     if (!bp_wanted(bench)) return;
-    job j = {.mode = JOB_ONEWAY, .wl = id, .transfer = transfer};
+    size_t bytes = buf ? buf->bytes : 0;
+    job j = {.mode = JOB_ONEWAY, .wl = WL_COUNT, .transfer = transfer, .buf_bytes = bytes};
     mp_worker *w;
     if (!start_job(L, &j, &w, bench, wl)) return;
     mp_value port = mp_worker_port(w);
-    int ops = bp_oneway_ops(id, !transfer);
+    int ops = bp_oneway_ops(bytes, !transfer), warm = bp_oneway_warmups(bytes, !transfer);
     double *samples = calloc((size_t)ops, sizeof *samples);
-    size_t bytes = id == WL_COUNT ? 9 : wl_info_of(id)->expected_msgpack - 5;
+    if (!samples) abort();
     mp_error_info err;
     memset(&err, 0, sizeof err);
     mp_value got = mp_undefined();
     bool ok = true;
-    for (int i = -2; i < ops && ok; i++) { /* two warm-ups */
+    for (int i = -warm; i < ops && ok; i++) {
         mp_status st;
         if (transfer && mp_kind_of(got) == MP_ARRAYBUFFER)
             st = mp_port_post(port, got, &got, 1, &err);
@@ -548,12 +639,12 @@ lib_oneway(lib_ctx *L, wl_id id, bool transfer)
         }
         uint64_t t0 = atomic_load_explicit(&j.t0, memory_order_acquire);
         if (i >= 0) samples[i] = (double)(t1 - t0);
-        if (id != WL_COUNT && mp_arraybuffer_byte_length(got) != bytes) {
+        if (buf && mp_arraybuffer_byte_length(got) != bytes) {
             bp_emit_error("lib", bench, wl, "received buffer has the wrong size");
             ok = false;
         }
     }
-    if (ok) bp_emit_ns("lib", bench, wl, bytes, samples, ops, 1);
+    if (ok) bp_emit_ns("lib", bench, wl, buf ? bytes : 9, samples, ops, 1);
     free(samples);
     stop_job(L, w, bench, wl, &j);
 }
@@ -628,11 +719,12 @@ run_lib(void)
     lib_pingpong(&L, WL_W1, false);
     lib_pingpong(&L, WL_COUNT, true);
     lib_pingpong(&L, WL_W1, true);
-    lib_oneway(&L, WL_COUNT, false);
-    lib_oneway(&L, WL_W6_1M, false);
-    lib_oneway(&L, WL_W6_1M, true);
-    lib_oneway(&L, WL_W6_64M, false);
-    lib_oneway(&L, WL_W6_64M, true);
+    lib_oneway(&L, NULL, false);
+    for (int i = 0; i < BP_NBUF; i++) {
+        if (bp_opt.quick && bp_bufs[i].full_only) continue;
+        lib_oneway(&L, &bp_bufs[i], false);
+        lib_oneway(&L, &bp_bufs[i], true);
+    }
     lib_start_exit(&L);
     mp_realm_free(L.src);
     mp_realm_free(L.rx);
@@ -646,6 +738,7 @@ main(int argc, char **argv)
 {
     bp_opt.out = stdout;
     bp_opt.lib = bp_opt.c = true;
+    bp_opt.pin_main = bp_opt.pin_other = -1;
     snprintf(bp_opt.run, sizeof bp_opt.run, "r%ld", (long)time(NULL));
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -657,6 +750,13 @@ main(int argc, char **argv)
             bp_opt.lib = false;
         } else if (strcmp(a, "--reps") == 0 && val) {
             bp_opt.reps = atoi(val);
+            i++;
+        } else if (strcmp(a, "--pin-pair") == 0 && val) {
+            if (sscanf(val, "%d,%d", &bp_opt.pin_main, &bp_opt.pin_other) != 2 || bp_opt.pin_main < 0 ||
+                bp_opt.pin_other < 0) {
+                fprintf(stderr, "--pin-pair wants two CPU numbers: A,B\n");
+                return 2;
+            }
             i++;
         } else if (strcmp(a, "--run") == 0 && val) {
             snprintf(bp_opt.run, sizeof bp_opt.run, "%s", val);
@@ -673,11 +773,22 @@ main(int argc, char **argv)
             i++;
         } else {
             fprintf(stderr, "usage: bench_port [--quick] [--reps N] [--run ID] [--bench a,b] [--lib-only|--c-only] "
-                            "[--out FILE]\n");
+                            "[--pin-pair A,B] [--out FILE]\n");
             return strcmp(a, "--help") == 0 ? 0 : 2;
         }
     }
     if (bp_opt.reps <= 0) bp_opt.reps = bp_opt.quick ? 3 : 11;
+    if (bp_opt.pin_main >= 0) {
+        /* threads made later inherit this until they call bp_pin_other */
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(bp_opt.pin_main, &set);
+        if (sched_setaffinity(0, sizeof set, &set) != 0) {
+            fprintf(stderr, "bench_port: cannot pin to CPU %d: %s; running unpinned\n", bp_opt.pin_main,
+                    strerror(errno));
+            bp_opt.pin_main = bp_opt.pin_other = -1;
+        }
+    }
     bp_opt.target_ns = (bp_opt.quick ? 10.0 : 20.0) * 1e6;
     fprintf(stderr, "bench_port: run %s, build %s, %d reps%s\n", bp_opt.run, MSGPORT_BENCH_BUILD, bp_opt.reps,
             bp_opt.quick ? " (quick)" : "");

@@ -70,18 +70,20 @@ function emitNs(bench, workload, bytes, samples, opsPerRep) {
 }
 function emitRtt(bench, workload, bytes, reps, k) {
   // reps: arrays of round trips (ns), one per repetition
-  const med = [], p99 = [], p999 = [], mean = [];
+  const med = [], p99 = [], p999 = [], mean = [], qs = QUANTILES.map(() => []);
   for (const r of reps) {
     const s = [...r].sort((x, y) => x - y);
     med.push(median(s)); p99.push(quantile(s, 0.99)); p999.push(quantile(s, 0.999));
     mean.push(r.reduce((a, b) => a + b, 0) / r.length);
+    QUANTILES.forEach((q, i) => qs[i].push(quantile(s, q)));
   }
   const sm = [...med].sort((x, y) => x - y), sp = [...p99].sort((x, y) => x - y);
   const m = median(sm);
   emit({ ...head(bench, workload), metric: 'rtt_ns', unit: 'ns', median: r1(m), min: r1(sm[0]), max: r1(sm[sm.length - 1]),
     n: reps.length, bytes, p99_ns: r1(median(sp)), p99_min: r1(sp[0]), p99_max: r1(sp[sp.length - 1]),
     p999_ns: r1(median([...p999].sort((x, y) => x - y))), mean_ns: r1(median([...mean].sort((x, y) => x - y))),
-    ops_per_s: Math.round(1e9 / m), rtts_per_rep: k, samples: med.map(r1) });
+    ops_per_s: Math.round(1e9 / m), rtts_per_rep: k, q_p: QUANTILES.map((q) => q * 100),
+    q_ns: qs.map((v) => r1(median(v.sort((x, y) => x - y)))), samples: med.map(r1) });
   process.stderr.write(`  node ${bench.padEnd(26)} ${workload.padEnd(8)} rtt ${m.toFixed(1).padStart(10)} ns [${sm[0].toFixed(1)} – ${sm[sm.length - 1].toFixed(1)}]  p99 ${median(sp).toFixed(1)}  x${k}\n`);
 }
 function emitError(bench, workload, e) {
@@ -90,17 +92,24 @@ function emitError(bench, workload, e) {
 }
 
 // The same counts as bench_port.c (bp_tput_n, bp_pingpong_k, bp_oneway_ops).
-const tputN = (w) => (w === 'W1' ? 200000 : w === 'W2' ? (opt.quick ? 500 : 2000) : (opt.quick ? 50 : 200));
+const tputN = (w) => (w === 'W1' ? (opt.quick ? 50000 : 200000) : w === 'W2' ? (opt.quick ? 500 : 2000) : (opt.quick ? 50 : 200));
 const pingK = () => (opt.quick ? 300 : 2000);
-const onewayOps = (w, copy) => (w === 'W6_64M' && copy ? (opt.quick ? 3 : 11) : (opt.quick ? 21 : 101));
+// bp_bufs, bp_oneway_ops and bp_oneway_warmups of bench_port.c
+// (name, bytes, full runs only)
+const BUFS = [['W6_4K', 4096, false], ['W6_64K', 65536, true], ['W6_1M', 1 << 20, false], ['W6_8M', 8 << 20, true],
+  ['W6_64M', 64 << 20, false]].filter(([, , fullOnly]) => !(opt.quick && fullOnly));
+const onewayOps = (bytes, copy) => (copy && bytes >= (64 << 20) ? (opt.quick ? 1 : 2)
+  : copy && bytes >= (8 << 20) ? (opt.quick ? 2 : 5) : (opt.quick ? 7 : 21));
+const onewayWarmups = (bytes, copy) => (copy && bytes >= (8 << 20) ? 1 : 2);
+const QUANTILES = [0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999, 1.0];
 
 // ---- the worker's code -------------------------------------------------------
 
 const WORKER_SRC = `
 const { parentPort, workerData } = require('worker_threads');
-const { WORKLOADS } = require(${JSON.stringify(WL_PATH)});
-const { mode, wl, transfer } = workerData;
-const build = () => (wl === 'int' ? 42 : WORKLOADS[wl].build());
+const { WORKLOADS, w6 } = require(${JSON.stringify(WL_PATH)});
+const { mode, wl, transfer, bytes } = workerData;
+const build = () => (wl === 'int' ? 42 : mode === 'oneway' ? w6(bytes) : WORKLOADS[wl].build());
 if (mode === 'tput') {
   const v = build();
   parentPort.on('message', (n) => { for (let i = 0; i < n; i++) parentPort.postMessage(v); });
@@ -182,15 +191,15 @@ async function pingpong(wl) {
   await w.terminate();
 }
 
-async function oneway(wl, transfer) {
+async function oneway(wl, bufBytes, transfer) {
   const bench = wl === 'int' ? 'node_oneway' : transfer ? 'node_buf_oneway_transfer' : 'node_buf_oneway_copy';
   if (!wanted(bench)) return;
-  const bytes = wl === 'int' ? 9 : wl === 'W6_1M' ? 1 << 20 : 64 << 20;
-  const w = await startWorker({ mode: 'oneway', wl, transfer });
-  const ops = onewayOps(wl, !transfer);
+  const bytes = wl === 'int' ? 9 : bufBytes;
+  const w = await startWorker({ mode: 'oneway', wl, transfer, bytes: bufBytes });
+  const ops = onewayOps(bufBytes, !transfer);
   const samples = [];
   let back = null;
-  for (let i = -2; i < ops; i++) {
+  for (let i = -onewayWarmups(bufBytes, !transfer); i < ops; i++) {
     const s = await new Promise((resolve, reject) => {
       w.once('message', (m) => {
         const t1 = now();
@@ -237,11 +246,11 @@ async function main() {
     ['node_port_tput', 'W6_1M', () => tput('W6_1M')],
     ['node_port_pingpong', 'int', () => pingpong('int')],
     ['node_port_pingpong', 'W1', () => pingpong('W1')],
-    ['node_oneway', 'int', () => oneway('int', false)],
-    ['node_buf_oneway_copy', 'W6_1M', () => oneway('W6_1M', false)],
-    ['node_buf_oneway_transfer', 'W6_1M', () => oneway('W6_1M', true)],
-    ['node_buf_oneway_copy', 'W6_64M', () => oneway('W6_64M', false)],
-    ['node_buf_oneway_transfer', 'W6_64M', () => oneway('W6_64M', true)],
+    ['node_oneway', 'int', () => oneway('int', 0, false)],
+    ...BUFS.flatMap(([wl, b]) => [
+      ['node_buf_oneway_copy', wl, () => oneway(wl, b, false)],
+      ['node_buf_oneway_transfer', wl, () => oneway(wl, b, true)],
+    ]),
     ['node_worker_start_exit', '-', startExit],
   ];
   for (const [bench, wl, fn] of steps) {

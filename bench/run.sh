@@ -1,17 +1,24 @@
 #!/bin/sh
-# One command for the benchmarks: builds the release preset, runs the codec
-# benches (bench_codec: msgport + msgpack-c; node_bench.js) and the port
-# benches (bench_port: msgport ports/workers + C baselines incl. ZeroMQ;
-# node_port_bench.js) into one file bench/results/<timestamp>.jsonl (one run
-# id for all), and prints the tables.
+# The whole comparison in one command: msgport's codec, ports and workers
+# beside msgpack-c, Node.js (structuredClone, v8.serialize, MessageChannel,
+# Worker), ZeroMQ inproc, condvar/futex/spin queues and memcpy, measured in
+# one run with msgport and each baseline interleaved (bench/driver.py), into
+# bench/results/<timestamp>.jsonl; then the table (bench/report.py) and the
+# plots (bench/plots.py: <timestamp>-{clone,tput,latency,transfer}.png).
 #
-#   bench/run.sh [--quick] [--pin CPU] [--no-build] [--workloads W1,W2,...]
-#                [--codec-only | --port-only]
+#   bench/run.sh [--quick] [--rounds N] [--workloads W1,W2,...] [--codec-only | --port-only]
+#                [--no-pin] [--pin CPU] [--no-build] [--build-dir DIR]
 #
-# libzmq3-dev (the ZeroMQ baselines) is installed with apt-get if missing.
+# --quick      3 rounds, repetitions of >= 5 ms, fewer messages and buffer
+#              sizes: about a minute of benches on a loaded 2-vCPU machine
+# (default)    11 rounds, repetitions of >= 20 ms: about 8 minutes there
+# --no-pin     latency benches unpinned (default: threads on CPUs 0 and 1)
+# --pin CPU    pin bench_codec (one thread) to CPU
+# --build-dir  Release build of the benches (default build/bench-release)
 #
-# --quick: 3 repetitions of >= 10 ms each (under a minute for the benches);
-# default: 11 repetitions of >= 20 ms. Node runs with --stack-size=4000 (W4).
+# Installs what is missing from Debian's packages (as root, or with sudo):
+# the build tools, libmsgpack-dev, libzmq3-dev (ZeroMQ baselines) and
+# gnuplot-nox (plots). Node.js is needed for the Node baselines.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,77 +27,44 @@ cd "$root"
 
 quick=""
 build=1
-cargs=""
-nargs=""
-codec=1
-port=1
+bdir="$root/build/bench-release"
+dargs=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) quick="--quick" ;;
     --no-build) build=0 ;;
-    --codec-only) port=0 ;;
-    --port-only) codec=0 ;;
-    --pin) cargs="$cargs --pin $2"; shift ;;
-    --workloads) cargs="$cargs --workloads $2"; nargs="$nargs --workloads $2"; shift ;;
-    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
-    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+    --codec-only | --port-only | --no-pin) dargs="$dargs $1" ;;
+    --rounds | --workloads) dargs="$dargs $1 $2"; shift ;;
+    --pin) dargs="$dargs --codec-pin $2"; shift ;;
+    --build-dir) bdir=$2; shift ;;
+    -h | --help) sed -n 2,23p "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
 done
 
-# The ZeroMQ baselines need libzmq3-dev (idempotent: nothing when installed).
-if [ "$port" = 1 ] && [ "$build" = 1 ] && ! dpkg -s libzmq3-dev >/dev/null 2>&1; then
-    echo "run.sh: installing libzmq3-dev for the ZeroMQ baselines" >&2
-    if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
-    $sudo apt-get install -y libzmq3-dev >&2 || { $sudo apt-get update >&2 && $sudo apt-get install -y libzmq3-dev >&2; } ||
-        echo "run.sh: WARNING: libzmq3-dev not installed; zmq_* baselines will be missing" >&2
-    # re-probe pkg-config in an existing build directory
-    [ -f "$root/build/release/CMakeCache.txt" ] && cmake -U '*MSGPORT_ZMQ*' "$root/build/release" >/dev/null 2>&1 || true
-fi
+# Debian packages: whatever is missing (idempotent).
+"$root/scripts/deps.sh" libzmq3-dev gnuplot-nox python3 >&2
+command -v node >/dev/null 2>&1 || echo "run.sh: WARNING: node not found; the Node.js baselines will be errors" >&2
 
-bin="$root/build/release/bench/bench_codec"
-pbin="$root/build/release/bench/bench_port"
 if [ "$build" = 1 ]; then
-    cmake --preset release >/dev/null
-    if ! cmake --build --preset release >&2; then
-        # The rest of the tree may be mid-change. The bench needs only its
-        # target; failing that, the same Release flags without -Werror, in a
-        # build directory of its own (the preset's cache stays as it is).
-        echo "run.sh: full release build failed; building bench_codec and bench_port only" >&2
-        if ! cmake --build --preset release --target bench_codec bench_port >&2; then
-            echo "run.sh: WARNING: release preset does not build; using build/bench-release (Release, MSGPORT_WERROR=OFF)" >&2
-            cmake -S "$root" -B "$root/build/bench-release" -DCMAKE_BUILD_TYPE=Release -DMSGPORT_WERROR=OFF >/dev/null
-            cmake --build "$root/build/bench-release" -j2 --target bench_codec bench_port >&2
-            bin="$root/build/bench-release/bench/bench_codec"
-            pbin="$root/build/bench-release/bench/bench_port"
-        fi
-    fi
+    # Only the benches and the library.
+    cmake -S "$root" -B "$bdir" -DCMAKE_BUILD_TYPE=Release -DMSGPORT_BUILD_TESTS=OFF -DMSGPORT_BUILD_EXAMPLES=OFF \
+        -DMSGPORT_BUILD_TOOLS=OFF >/dev/null
+    cmake --build "$bdir" -j2 --target bench_codec bench_port >&2
 fi
-if [ "$codec" = 1 ]; then [ -x "$bin" ] || { echo "run.sh: $bin not built" >&2; exit 1; }; fi
-if [ "$port" = 1 ]; then [ -x "$pbin" ] || { echo "run.sh: $pbin not built" >&2; exit 1; }; fi
+for b in bench_codec bench_port; do
+    [ -x "$bdir/bench/$b" ] || { echo "run.sh: $bdir/bench/$b not built" >&2; exit 1; }
+done
 
-ts=$(date +%Y%m%dT%H%M%S)
-run="r$ts"
+ts=$(date -u +%Y%m%dT%H%M%S)
 mkdir -p "$here/results"
 out="$here/results/$ts.jsonl"
-
-if [ "$codec" = 1 ]; then
-    echo "== C: bench_codec $quick -> $out" >&2
-    # shellcheck disable=SC2086
-    "$bin" $quick --run "$run" $cargs >>"$out"
-    echo "== Node: node_bench.js $quick -> $out" >&2
-    # shellcheck disable=SC2086
-    node --stack-size=4000 "$here/node_bench.js" $quick --run "$run" $nargs >>"$out"
-fi
-if [ "$port" = 1 ]; then
-    # Two threads per bench: not pinned (--pin applies to bench_codec only).
-    echo "== C: bench_port $quick -> $out" >&2
-    # shellcheck disable=SC2086
-    "$pbin" $quick --run "$run" >>"$out"
-    echo "== Node: node_port_bench.js $quick -> $out" >&2
-    # shellcheck disable=SC2086
-    node "$here/node_port_bench.js" $quick --run "$run" >>"$out"
-fi
-
-echo >&2
+start=$(date +%s)
+# shellcheck disable=SC2086
+python3 "$here/driver.py" --out "$out" --run "r$ts" --codec-bin "$bdir/bench/bench_codec" \
+    --port-bin "$bdir/bench/bench_port" $quick $dargs
+echo "run.sh: benches took $(($(date +%s) - start)) s" >&2
+echo
 python3 "$here/report.py" "$out"
+python3 "$here/plots.py" "$out" || echo "run.sh: no plots (see above)" >&2

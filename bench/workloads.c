@@ -15,14 +15,12 @@
  * the same list, so the C and JS digests of W2/W5 must agree with each
  * other. */
 const char *const wl_words[64] = {
-    "alpha",   "bravo",    "charlie", "delta",     "echo",     "foxtrot", "golf",     "hotel",
-    "india",   "juliet",   "kilo",    "lima",      "mike",     "november", "oscar",   "papa",
-    "quebec",  "romeo",    "sierra",  "tango",     "uniform",  "victor",  "whiskey",  "xray",
-    "yankee",  "zulu",     "apple",   "banana",    "cherry",   "date",    "elder",    "fig",
-    "grape",   "hazel",    "iris",    "jasmine",   "kiwi",     "lemon",   "mango",    "nutmeg",
-    "olive",   "pear",     "quince",  "raisin",    "sage",     "thyme",   "umber",    "vanilla",
-    "walnut",  "yarrow",   "zest",    "amber",     "basalt",   "cobalt",  "dune",     "ember",
-    "fjord",   "granite",  "harbor",  "island",    "juniper",  "kestrel", "lagoon",   "meadow",
+    "alpha",   "bravo", "charlie",  "delta",   "echo",   "foxtrot", "golf",    "hotel",  "india",  "juliet",  "kilo",
+    "lima",    "mike",  "november", "oscar",   "papa",   "quebec",  "romeo",   "sierra", "tango",  "uniform", "victor",
+    "whiskey", "xray",  "yankee",   "zulu",    "apple",  "banana",  "cherry",  "date",   "elder",  "fig",     "grape",
+    "hazel",   "iris",  "jasmine",  "kiwi",    "lemon",  "mango",   "nutmeg",  "olive",  "pear",   "quince",  "raisin",
+    "sage",    "thyme", "umber",    "vanilla", "walnut", "yarrow",  "zest",    "amber",  "basalt", "cobalt",  "dune",
+    "ember",   "fjord", "granite",  "harbor",  "island", "juniper", "kestrel", "lagoon", "meadow",
 };
 
 uint32_t
@@ -110,8 +108,7 @@ wl_data_id(const wl_data *d)
     return d->id;
 }
 
-static char *
-dup_printf(const char *fmt, ...)
+static char *dup_printf(const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 1, 2)))
 #endif
@@ -352,10 +349,10 @@ wl_data_free(wl_data *d)
 
 /* Each pack call returns the write callback's status; stop at the first
  * non-zero one. */
-#define PK(call)                   \
-    do {                           \
-        int rc_ = (call);          \
-        if (rc_ != 0) return rc_;  \
+#define PK(call)                                                                                                       \
+    do {                                                                                                               \
+        int rc_ = (call);                                                                                              \
+        if (rc_ != 0) return rc_;                                                                                      \
     } while (0)
 
 static int
@@ -534,10 +531,10 @@ wl_pack(const wl_data *d, msgpack_packer *pk)
 
 /* ---- msgport builders -------------------------------------------------------- */
 
-#define CK(call)                      \
-    do {                              \
-        mp_status st_ = (call);       \
-        if (st_ != MP_OK) return st_; \
+#define CK(call)                                                                                                       \
+    do {                                                                                                               \
+        mp_status st_ = (call);                                                                                        \
+        if (st_ != MP_OK) return st_;                                                                                  \
     } while (0)
 
 static mp_status

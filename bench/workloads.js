@@ -226,7 +226,7 @@ function digest(v, flatten) {
   return f.h.toString(16).padStart(8, '0');
 }
 
-module.exports = { WORDS, mulberry32, WORKLOADS, digest };
+module.exports = { WORDS, mulberry32, WORKLOADS, digest, w6 };
 
 if (require.main === module) {
   const v8 = require('v8');
@@ -235,6 +235,6 @@ if (require.main === module) {
     const d = digest(v, w.flatten);
     let bytes = '-';
     try { bytes = v8.serialize(v).length; } catch (e) { bytes = 'v8.serialize: ' + e.message; }
-    console.log(`${name.padEnd(7)} digest ${d} (table ${w.digest}) ${d === w.digest ? 'MATCH' : 'MISMATCH' + (w.usesWords ? ' (own WORDS list)' : '')} | v8 ${bytes} B`);
+    console.log(`${name.padEnd(7)} digest ${d} (table ${w.digest}) ${d === w.digest ? 'MATCH' : 'MISMATCH' + (w.usesWords ? ' (WORDS list differs from WORKLOADS.md\'s (not published to us))' : '')} | v8 ${bytes} B`);
   }
 }
