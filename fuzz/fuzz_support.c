@@ -1,9 +1,12 @@
 /* See fuzz_support.h. */
 #include "fuzz_support.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "token.h"
 
 /* ---- host objects ---------------------------------------------------------------- */
 
@@ -65,8 +68,7 @@ mp_status
 mpf_decode_realm(unsigned mode, mp_realm **out)
 {
     mp_realm *r = NULL;
-    const mp_allocator *alc = (mode & MPF_MODE_FAIL_ALLOC) ? mpf_failing_allocator() : NULL;
-    mp_status st = mp_realm_new(alc, &r);
+    mp_status st = mp_realm_new(mpf_allocator(), &r);
     if (st != MP_OK) return st;
     st = (mode & MPF_MODE_HOST_FAILS) ? mpf_register_failing_host(r) : mpf_register_hosts(r, false);
     if (st != MP_OK) {
@@ -77,9 +79,16 @@ mpf_decode_realm(unsigned mode, mp_realm **out)
     return MP_OK;
 }
 
-/* ---- fault injection ---------------------------------------------------------------- */
+/* ---- the harness allocator ------------------------------------------------------------ */
 
 static unsigned long g_calls, g_fail_at;
+static size_t g_live, g_peak;
+
+/* Each block carries its size in front, so frees can be counted. */
+typedef union block_head {
+    size_t size;
+    max_align_t align;
+} block_head;
 
 static bool
 should_fail(void)
@@ -88,10 +97,31 @@ should_fail(void)
 }
 
 static void *
+counted_malloc(size_t n)
+{
+    if (n > SIZE_MAX - sizeof(block_head)) return NULL;
+    block_head *h = malloc(sizeof *h + n);
+    if (!h) return NULL;
+    h->size = n;
+    g_live += n;
+    if (g_live > g_peak) g_peak = g_live;
+    return h + 1;
+}
+
+static void
+counted_free(void *p)
+{
+    if (!p) return;
+    block_head *h = (block_head *)p - 1;
+    g_live -= h->size;
+    free(h);
+}
+
+static void *
 f_malloc(void *ctx, size_t n)
 {
     (void)ctx;
-    return should_fail() ? NULL : malloc(n);
+    return should_fail() ? NULL : counted_malloc(n);
 }
 
 static void *
@@ -99,18 +129,26 @@ f_realloc(void *ctx, void *p, size_t old_n, size_t n)
 {
     (void)ctx;
     (void)old_n;
-    return should_fail() ? NULL : realloc(p, n);
+    if (should_fail()) return NULL;
+    if (!p) return counted_malloc(n);
+    /* A move, so the peak sees both blocks as a moving realloc holds them. */
+    void *q = counted_malloc(n);
+    if (!q) return NULL;
+    size_t before = ((block_head *)p - 1)->size;
+    memcpy(q, p, before < n ? before : n);
+    counted_free(p);
+    return q;
 }
 
 static void
 f_free(void *ctx, void *p)
 {
     (void)ctx;
-    free(p);
+    counted_free(p);
 }
 
 const mp_allocator *
-mpf_failing_allocator(void)
+mpf_allocator(void)
 {
     static const mp_allocator a = {NULL, f_malloc, f_realloc, f_free};
     return &a;
@@ -121,6 +159,24 @@ mpf_failing_arm(unsigned long n)
 {
     g_calls = 0;
     g_fail_at = n;
+}
+
+size_t
+mpf_alloc_live(void)
+{
+    return g_live;
+}
+
+size_t
+mpf_alloc_peak(void)
+{
+    return g_peak;
+}
+
+void
+mpf_alloc_reset_peak(void)
+{
+    g_peak = g_live;
 }
 
 unsigned long
@@ -136,7 +192,8 @@ static void
 fill(void *data, size_t n, uint8_t seed)
 {
     uint8_t *p = data;
-    for (size_t i = 0; i < n; i++) p[i] = (uint8_t)(seed + 17u * i);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(seed + 17u * i);
 }
 
 mp_status
@@ -151,6 +208,9 @@ mpf_make_attachments(mp_realm *r, mpf_attachments *a)
     if ((st = mp_arraybuffer_new_resizable(r, 8, 32, &a->ab1)) != MP_OK) return st;
     if ((st = mp_host_new(r, MPF_HOST_KNOWN, (void *)(uintptr_t)0x7007, &a->host_known)) != MP_OK) return st;
     if ((st = mp_host_new(r, MPF_HOST_OTHER, (void *)(uintptr_t)0x9009, &a->host_other)) != MP_OK) return st;
+    mp_value peer;
+    if ((st = mp_channel_new(r, r, &a->port0, &peer)) != MP_OK) return st;
+    if ((st = mp_channel_new(r, r, &a->port1, &peer)) != MP_OK) return st;
     if (mp_sab_data(a->sab0, &data, &n) == MP_OK) fill(data, n, 1);
     if (mp_sab_data(a->sab1, &data, &n) == MP_OK) fill(data, n, 2);
     if (mp_arraybuffer_data(a->ab0, &data, &n) == MP_OK) fill(data, n, 3);
@@ -158,11 +218,12 @@ mpf_make_attachments(mp_realm *r, mpf_attachments *a)
     return MP_OK;
 }
 
-/* Serializes [sab0, sab1, ab0, ab1, host_known, host_other] transferring
- * ab0 and ab1: the side tables come from the codec itself, so they are
- * exactly what a real sender produces. */
+/* Serializes [sab0, sab1, ab0, ab1, host_known, host_other] and, if
+ * `ports`, port0 and port1, transferring ab0, ab1 (and the ports): the
+ * side tables come from the codec itself, so they are exactly what a real
+ * sender produces. */
 static mp_message *
-tables_message(void)
+tables_message(bool ports)
 {
     mp_realm *src = NULL;
     mp_message *m = NULL;
@@ -172,21 +233,23 @@ tables_message(void)
     if (mpf_register_hosts(src, true) != MP_OK || mpf_make_attachments(src, &a) != MP_OK ||
         mp_array_new(src, 0, &arr) != MP_OK)
         goto out;
-    const mp_value items[] = {a.sab0, a.sab1, a.ab0, a.ab1, a.host_known, a.host_other};
-    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++)
+    const mp_value items[] = {a.sab0, a.sab1, a.ab0, a.ab1, a.host_known, a.host_other, a.port0, a.port1};
+    size_t n_items = ports ? 8 : 6, n_ports = ports ? 2 : 0;
+    for (size_t i = 0; i < n_items; i++)
         if (mp_array_push(arr, items[i]) != MP_OK) goto out;
-    const mp_value xfer[2] = {a.ab0, a.ab1};
+    const mp_value xfer[4] = {a.ab0, a.ab1, a.port0, a.port1};
     mp_error_info err;
-    mp_status st = mp_serialize(arr, xfer, 2, &m, &err);
+    mp_status st = mp_serialize(arr, xfer, 2 + n_ports, &m, &err);
     if (st != MP_OK) {
         /* Not the input's fault: the harness itself is broken. */
         mpf_report("fuzz harness: serializing the side-table graph", st, &err);
         abort();
     }
     mp_message_info info = mp_message_get_info(m);
-    if (info.moved_stores != 2 || info.shared_stores != 2 || info.host_payloads != 2) {
-        fprintf(stderr, "fuzz harness: side tables have %zu moved, %zu shared, %zu hosts (want 2, 2, 2)\n",
-                info.moved_stores, info.shared_stores, info.host_payloads);
+    if (info.moved_stores != 2 || info.shared_stores != 2 || info.host_payloads != 2 || m->n_ports != n_ports) {
+        fprintf(stderr,
+                "fuzz harness: side tables have %zu moved, %zu shared, %zu hosts, %zu ports (want 2, 2, 2, %zu)\n",
+                info.moved_stores, info.shared_stores, info.host_payloads, m->n_ports, n_ports);
         abort();
     }
 out:
@@ -196,15 +259,15 @@ out:
 }
 
 mp_message *
-mpf_message(unsigned mode, const uint8_t *bytes, size_t len)
+mpf_message(unsigned mode, const uint8_t *bytes, size_t len, bool ports)
 {
     mp_message *m = NULL;
     if (mpf_skip_known_bug(mode, bytes, len)) return NULL;
     if (!(mode & MPF_MODE_TABLES)) {
-        if (mp_message_from_bytes(bytes, len, NULL, &m) != MP_OK) return NULL;
+        if (mp_message_from_bytes(bytes, len, mpf_allocator(), &m) != MP_OK) return NULL;
         return m;
     }
-    m = tables_message();
+    m = tables_message(ports);
     if (!m) return NULL;
     /* Swap the codec's bytes for the input (codec_internal.h layout). */
     uint8_t *copy = mpi_malloc(&m->alc, len ? len : 1);
@@ -233,18 +296,36 @@ mpf_skip_known_bug(unsigned mode, const uint8_t *bytes, size_t len)
     if (!enabled) return false;
     (void)mode;
     (void)bytes;
-    /* Hash flooding: Map/Set keys (and property keys) with colliding
-     * hashes make decoding quadratic (src/value/map.c, props.c: unkeyed
-     * hashes, linear probing). The reproducer is the only input over
-     * 64 KiB (the fuzzer writes at most 4 KiB unless -max_len says so):
-     * fuzz/corpus/decode/timeout-29f767f86b765e3bd199dbc600362786fbe3e5d8
-     * (made by gen_hash_flood.py). Without this, every run of fuzz_decode
-     * stops at startup with a timeout while loading the corpus. */
-    if (len > ((size_t)64 << 10)) return true;
+    (void)len;
+    /* (Hash flooding, Map/Set and property keys with colliding hashes
+     * making decoding quadratic, is fixed by keyed hashing in
+     * src/util/hash.c; its reproducer stays in the corpus as
+     * timeout-29f767f86b765e3bd199dbc600362786fbe3e5d8, made by
+     * gen_hash_flood.py.) */
     /* (The first finding, an empty message decoding NULL + 0, is fixed in
      * codec/decode.c; its reproducer stays in the corpus as
      * crash-4a0a19218e082a343a1b17e5333409af9d98f0f5.) */
     return false;
+}
+
+/* ---- the memory bound ------------------------------------------------------------- */
+
+size_t
+mpf_reserve_term(const uint8_t *bytes, size_t len, const mp_decode_limits *lim)
+{
+    /* A flat pass over the tokens: an ext's children follow it in the
+     * stream, so every ext is met; it stops where the token reader stops,
+     * as the decoder does. */
+    const uint8_t *p = bytes, *end = bytes + len;
+    size_t total = 0;
+    mpi_tok t;
+    while (p < end && mpi_tok_next(&p, end, &t) == MPI_TOKE_OK) {
+        if (t.t != MPI_TOK_EXT || t.ext != MPI_EXT_ARRAYBUFFER || t.n < 9 || !(t.data[0] & MPI_ABF_RESIZABLE)) continue;
+        uint64_t max = mpi_le64(t.data + 1), carried = t.n - 9u;
+        if (max < carried || max - carried > lim->max_reserve || max > lim->max_buffer_length) continue; /* refused */
+        total += (size_t)(max - carried) + (max >= MPI_HUGE_THRESHOLD ? MPI_HUGE_THRESHOLD : 0);
+    }
+    return total;
 }
 
 /* ---- limits ---------------------------------------------------------------------- */

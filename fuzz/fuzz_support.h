@@ -5,8 +5,9 @@
  * Input layout of every target: byte 0 is a mode byte, the rest is the
  * message bytes.
  *   bit 0 (MPF_MODE_TABLES): give the message the synthetic side tables
- *         (2 SharedArrayBuffer references, 2 moved stores, 2 host payloads)
- *         so that every index ext of codec/FORMAT.md reaches a table;
+ *         (2 SharedArrayBuffer references, 2 moved stores, 2 host payloads,
+ *         2 transferred ports) so that every index ext of codec/FORMAT.md
+ *         reaches a table;
  *         otherwise the message has no side tables (mp_message_from_bytes).
  *   bit 1 (MPF_MODE_TIGHT): decode with tight limits (every limit is
  *         reachable with a few bytes); otherwise with roomy ones.
@@ -46,10 +47,15 @@
  *   moved[1]  = ab1:  ArrayBuffer, 8 bytes, resizable to 32 (transfer[1])
  *   hosts[0]  = host of type MPF_HOST_KNOWN
  *   hosts[1]  = host of type MPF_HOST_OTHER
- * A graph serialized with transfer = {ab0, ab1} that meets sab0 before
- * sab1 and host_known before host_other gets exactly these indices. */
+ *   ports[0]  = port0: port1 of a MessageChannel      (transfer[2])
+ *   ports[1]  = port1: port1 of a second channel      (transfer[3])
+ * A graph serialized with transfer = {ab0, ab1, port0, port1} that meets
+ * sab0 before sab1 and host_known before host_other gets exactly these
+ * indices (ArrayBuffers and ports are numbered apart, in list order). The
+ * ports' peers stay in the realm that made them; once it is freed, a
+ * decoded port sees its peer closed. */
 typedef struct mpf_attachments {
-    mp_value sab0, sab1, ab0, ab1, host_known, host_other;
+    mp_value sab0, sab1, ab0, ab1, host_known, host_other, port0, port1;
 } mpf_attachments;
 
 /* Registers MPF_HOST_KNOWN (and MPF_HOST_OTHER if `other`) in r. */
@@ -57,11 +63,28 @@ mp_status mpf_register_hosts(mp_realm *r, bool other);
 /* Registers MPF_HOST_KNOWN in r with a read hook that fails (MP_EDATACLONE). */
 mp_status mpf_register_failing_host(mp_realm *r);
 
-/* Fault injection: a libc-backed allocator that fails the n-th malloc or
- * realloc after mpf_failing_arm(n) (once; n = 0: never). The state is
- * global: single-threaded harnesses only. */
-const mp_allocator *mpf_failing_allocator(void);
+/* The harness allocator, for the decoding realm and messages made from
+ * bytes: libc-backed, it counts live and peak bytes (a realloc counts as a
+ * move: old and new block live at once) and, for fault injection, fails
+ * the n-th malloc or realloc after mpf_failing_arm(n) (once; n = 0:
+ * never). The state is global: single-threaded harnesses only. */
+const mp_allocator *mpf_allocator(void);
 void mpf_failing_arm(unsigned long n);
+size_t mpf_alloc_live(void);
+size_t mpf_alloc_peak(void);
+/* Sets the peak to the bytes live now. */
+void mpf_alloc_reset_peak(void);
+
+/* The decoder's memory bound of codec/FORMAT.md section 5: decoding n
+ * bytes peaks at most at K n + C + mpf_reserve_term() bytes above what was
+ * live before. The numbers are tests/test_decode_bounds.c's BOUND_K and
+ * BOUND_C: keep them in step. */
+#define MPF_DECODE_BOUND_K 400u
+#define MPF_DECODE_BOUND_C ((size_t)128 << 10)
+/* What the resizable ArrayBuffer exts of bytes[0..len) may reserve beyond
+ * the bytes they carry under lim (the bound's one term not paid for by
+ * input bytes). */
+size_t mpf_reserve_term(const uint8_t *bytes, size_t len, const mp_decode_limits *lim);
 /* The call number MPF_MODE_FAIL_ALLOC fails for a mode byte: bits 4-7
  * pick one of 1, 2, 3, 5, 8, ..., 1597 (Fibonacci). */
 unsigned long mpf_fail_at(unsigned mode);
@@ -69,17 +92,20 @@ unsigned long mpf_fail_at(unsigned mode);
 /* Makes the attachments in r (which must have both host types). */
 mp_status mpf_make_attachments(mp_realm *r, mpf_attachments *a);
 
-/* The realm fuzz_decode decodes into for a mode byte: its allocator (the
- * failing one under MPF_MODE_FAIL_ALLOC, not yet armed) and host hooks. */
+/* The realm fuzz_decode decodes into for a mode byte: the harness
+ * allocator (not yet armed) and host hooks. */
 mp_status mpf_decode_realm(unsigned mode, mp_realm **out);
 
 /* The limits for a mode byte. */
 mp_decode_limits mpf_limits(unsigned mode);
 
 /* A message holding bytes[0..len): with the synthetic side tables if
- * mode has MPF_MODE_TABLES, else none. NULL if memory ran out or
+ * mode has MPF_MODE_TABLES, else none; `ports`: whether those tables
+ * include the two transferred ports (a graph holding a port serializes
+ * only with the port in its transfer list, so fuzz_roundtrip, which
+ * re-serializes without one, asks for none). NULL if memory ran out or
  * mpf_skip_known_bug says so (a target then skips the input). */
-mp_message *mpf_message(unsigned mode, const uint8_t *bytes, size_t len);
+mp_message *mpf_message(unsigned mode, const uint8_t *bytes, size_t len, bool ports);
 
 /* Known codec bugs, already kept as reproducers in fuzz/corpus/, that the
  * fuzzer would otherwise hit again within seconds, hiding everything

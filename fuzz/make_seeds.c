@@ -5,9 +5,9 @@
  *   make_seeds fuzz/corpus/decode fuzz/corpus/roundtrip
  *
  * Every seed goes into each directory named, as seed-<name>. Seeds that
- * mention SharedArrayBuffers, transferred ArrayBuffers or host objects
- * are made from mpf_make_attachments and carry MPF_MODE_TABLES, so their
- * indices land on the harness's synthetic side tables. Every seed is
+ * mention SharedArrayBuffers, transferred ArrayBuffers, host objects or
+ * ports are made from mpf_make_attachments and carry MPF_MODE_TABLES, so
+ * their indices land on the harness's synthetic side tables. Every seed is
  * checked to decode as the harness would decode it (a mismatch is reported
  * and makes the exit status 3: a codec bug, or a wrong seed), and kept
  * under 4 KiB.
@@ -68,7 +68,7 @@ seed(const char *name, unsigned mode, mp_value v, const mp_value *xfer, size_t n
     /* The harness must accept it (a seed that fails to decode is wasted). */
     mp_realm *r;
     CHECK(mpf_decode_realm(mode, &r));
-    mp_message *hm = mpf_message(mode, buf + 1, len);
+    mp_message *hm = mpf_message(mode, buf + 1, len, true);
     if (!hm) die("mpf_message", __LINE__, MP_ENOMEM);
     mp_decode_limits lim = mpf_limits(mode);
     mp_value out;
@@ -476,6 +476,16 @@ attachments(void)
     push(a, at.host_known);
     seed("fails-tables-host-read-hook", MPF_MODE_TABLES | MPF_MODE_HOST_FAILS, a, x, 2);
 
+    /* Transferred ports: indices into the ports table, then a back-reference. */
+    CHECK(mpf_make_attachments(R, &at));
+    mp_value x4[4] = {at.ab0, at.ab1, at.port0, at.port1};
+    a = A(0);
+    push(a, at.port1);
+    push(a, at.port0);
+    push(a, at.port1);
+    push(a, at.ab1);
+    seed("tables-ports", MPF_MODE_TABLES, a, x4, 4);
+
     /* Tight limits with side tables. */
     CHECK(mpf_make_attachments(R, &at));
     x[0] = at.ab0;
@@ -510,10 +520,12 @@ kitchen_sink(void)
     seed("kitchen-sink", 0, o, NULL, 0);
     seed("kitchen-sink-tight", MPF_MODE_TIGHT, o, NULL, 0);
     seed("kitchen-sink-same-realm", MPF_MODE_SAME_REALM, o, NULL, 0);
-    /* Allocation failures at a few points of the decode (fuzz_decode). */
+    /* Allocation failures at each point of the decode (fuzz_decode): it
+     * allocates three times: an arena chunk, then an ArrayBuffer store and
+     * its bytes. */
     seed("fails-kitchen-sink-oom-1", MPF_MODE_FAIL_ALLOC | 0x00, o, NULL, 0);
-    seed("fails-kitchen-sink-oom-8", MPF_MODE_FAIL_ALLOC | 0x40, o, NULL, 0);
-    seed("fails-kitchen-sink-oom-21", MPF_MODE_FAIL_ALLOC | 0x60, o, NULL, 0);
+    seed("fails-kitchen-sink-oom-2", MPF_MODE_FAIL_ALLOC | 0x10, o, NULL, 0);
+    seed("fails-kitchen-sink-oom-3", MPF_MODE_FAIL_ALLOC | 0x20, o, NULL, 0);
 }
 
 int

@@ -83,6 +83,16 @@ t_realloc(void *ctx, void *p, size_t old_n, size_t n)
     if (should_fail(a)) return NULL;
     hdr *h = (hdr *)p - 1;
     size_t before = h->size;
+    if (atomic_load(&a->realloc_moves)) {
+        hdr *moved = malloc(sizeof(hdr) + n);
+        if (!moved) return NULL;
+        moved->size = n;
+        account(a, (long long)n);
+        memcpy(moved + 1, p, before < n ? before : n);
+        account(a, -(long long)before);
+        free(h);
+        return moved + 1;
+    }
     hdr *nh = realloc(h, sizeof(hdr) + n);
     if (!nh) return NULL;
     nh->size = n;
@@ -101,6 +111,7 @@ mpt_alloc_init(mpt_alloc *a)
     atomic_init(&a->peak_bytes, 0);
     atomic_init(&a->allocations, 0);
     atomic_init(&a->fail_at, 0);
+    atomic_init(&a->realloc_moves, 0);
 }
 
 mp_value
