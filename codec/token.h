@@ -84,6 +84,9 @@ mpi_tok_next(const uint8_t **pp, const uint8_t *end, mpi_tok *t)
 {
     const uint8_t *p = *pp;
     size_t left = (size_t)(end - p);
+    /* Every token defines these, so callers (and gcc's flow analysis) never see them unset. */
+    t->n = 0;
+    t->data = NULL;
     if (left == 0) return MPI_TOKE_END;
     uint8_t b = *p++;
     left--;
