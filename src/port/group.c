@@ -22,19 +22,7 @@ group_alloc(const mp_allocator *alc)
     memset(g, 0, sizeof *g);
     g->alc = *alc;
     atomic_init(&g->refs, 0);
-    /* Writer preference: a close must not starve behind a stream of posts
-     * (each post holds the read lock; posts never nest). */
-    pthread_rwlockattr_t attr;
-    if (pthread_rwlockattr_init(&attr) != 0) {
-        mpi_free(alc, g);
-        return NULL;
-    }
-#if defined(__GLIBC__)
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-#endif
-    int rc = pthread_rwlock_init(&g->lock, &attr);
-    pthread_rwlockattr_destroy(&attr);
-    if (rc != 0) {
+    if (pthread_mutex_init(&g->lock, NULL) != 0) {
         mpi_free(alc, g);
         return NULL;
     }
@@ -45,7 +33,7 @@ static void
 group_free(mpi_group *g)
 {
     mp_allocator alc = g->alc;
-    pthread_rwlock_destroy(&g->lock);
+    pthread_mutex_destroy(&g->lock);
     mpi_free(&alc, g->members);
     mpi_free(&alc, g->name);
     mpi_free(&alc, g);
@@ -84,11 +72,30 @@ mpi_group_unref(mpi_group *g)
     if (last) group_free(g);
 }
 
+/* Every member's post lock for writing, in member order (g->lock held, so
+ * the order cannot change meanwhile): no post from the group is in flight
+ * until members_unlock. */
+static void
+members_lock(mpi_group *g)
+{
+    for (size_t i = 0; i < g->n; i++)
+        pthread_rwlock_wrlock(&g->members[i]->post_lock);
+}
+
+/* Releases the post locks of the first n members. */
+static void
+members_unlock(mpi_group *g, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        pthread_rwlock_unlock(&g->members[i]->post_lock);
+}
+
 mp_status
 mpi_group_join(mpi_group *g, mpi_port_core *core)
 {
     mp_status st = MP_OK;
-    pthread_rwlock_wrlock(&g->lock);
+    pthread_mutex_lock(&g->lock);
+    members_lock(g);
     if (g->n == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 2;
         mpi_port_core **m = mpi_realloc(&g->alc, g->members, g->cap * sizeof *m, cap * sizeof *m);
@@ -99,11 +106,15 @@ mpi_group_join(mpi_group *g, mpi_port_core *core)
             g->cap = cap;
         }
     }
+    size_t locked = g->n;
+    /* The new core posts nothing yet (no handle holds it): it joins
+     * without its own lock. */
     if (st == MP_OK) {
         g->members[g->n++] = core;
         core->member = true;
     }
-    pthread_rwlock_unlock(&g->lock);
+    members_unlock(g, locked);
+    pthread_mutex_unlock(&g->lock);
     return st;
 }
 
@@ -111,10 +122,12 @@ void
 mpi_group_leave(mpi_port_core *core)
 {
     mpi_group *g = core->group;
-    pthread_rwlock_wrlock(&g->lock);
+    pthread_mutex_lock(&g->lock);
     if (core->member) {
+        members_lock(g);
         size_t i = 0;
-        while (i < g->n && g->members[i] != core) i++;
+        while (i < g->n && g->members[i] != core)
+            i++;
         /* Keep join order: broadcast delivers in creation order. */
         if (i < g->n) memmove(&g->members[i], &g->members[i + 1], (g->n - i - 1) * sizeof *g->members);
         g->n--;
@@ -122,8 +135,10 @@ mpi_group_leave(mpi_port_core *core)
         /* A MessageChannel tells the one port left; a broadcast group
          * never propagates close (Node, the standard). */
         if (!g->name && g->n == 1) mpi_core_push_close(g->members[0]);
+        pthread_rwlock_unlock(&core->post_lock);
+        members_unlock(g, g->n);
     }
-    pthread_rwlock_unlock(&g->lock);
+    pthread_mutex_unlock(&g->lock);
 }
 
 mp_status
@@ -133,7 +148,8 @@ mp_broadcast_open(mp_realm *realm, const char *name, mp_value *out)
     size_t len = strlen(name);
     pthread_mutex_lock(&registry_lock);
     mpi_group *g = registry;
-    while (g && strcmp(g->name, name) != 0) g = g->next;
+    while (g && strcmp(g->name, name) != 0)
+        g = g->next;
     bool fresh = false;
     if (!g) {
         /* Named groups use libc: they outlive any one realm's allocator. */

@@ -1,14 +1,17 @@
 /* Ports: the core (queue, lock, wake-up) and the per-realm handle; post,
  * receive, close, eventfd and callback dispatch. */
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "port_internal.h"
 #include "../value/value_internal.h"
 #include "codec_internal.h" /* the ports a raw message carries */
+#include "port_internal.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define MPI_CPU_RELAX() __builtin_ia32_pause()
@@ -18,10 +21,23 @@
 #define MPI_CPU_RELAX() ((void)0)
 #endif
 
-/* Destinations handled without allocating the node array. */
+/* Destinations handled without allocating the message array. */
 #define MPI_POST_INLINE 8
 
 /* ---- the core ------------------------------------------------------------------ */
+
+/* A cleared segment: the drained one the receiver handed back, else a new one. */
+static mpi_seg *
+seg_new(mpi_port_core *c)
+{
+    mpi_seg *s = atomic_exchange_explicit(&c->spare, NULL, memory_order_acquire);
+    if (!s) s = mpi_malloc(&c->alc, sizeof *s);
+    if (!s) return NULL;
+    atomic_init(&s->next, NULL);
+    for (size_t i = 0; i < MPI_SEG_SLOTS; i++)
+        atomic_init(&s->slot[i], NULL);
+    return s;
+}
 
 mp_status
 mpi_core_new(const mp_allocator *alc, mpi_group *g, mpi_port_core **out)
@@ -34,45 +50,69 @@ mpi_core_new(const mp_allocator *alc, mpi_group *g, mpi_port_core **out)
     c->group = g;
     c->efd = -1;
     atomic_init(&c->refs, 1);
-    atomic_init(&c->pending, 0);
-    if (pthread_mutex_init(&c->lock, NULL) != 0) {
+    atomic_init(&c->pushed, 0);
+    atomic_init(&c->popped, 0);
+    atomic_init(&c->notify, 0);
+    atomic_init(&c->wake_seq, 0);
+    atomic_init(&c->sleepers, 0);
+    atomic_init(&c->close_queued, false);
+    atomic_init(&c->closed, false);
+    atomic_init(&c->eof, false);
+    atomic_init(&c->spare, NULL);
+    mpi_seg *first = seg_new(c);
+    if (!first) {
         mpi_free(alc, c);
-        return MP_ETHREAD;
+        return MP_ENOMEM;
     }
-    pthread_condattr_t ca;
-    bool cond_ok = pthread_condattr_init(&ca) == 0;
-    if (cond_ok) {
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        cond_ok = pthread_cond_init(&c->cond, &ca) == 0;
-        pthread_condattr_destroy(&ca);
-    }
-    if (!cond_ok) {
-        pthread_mutex_destroy(&c->lock);
-        mpi_free(alc, c);
-        return MP_ETHREAD;
-    }
+    c->ptail = c->plast = c->chead = first;
+    c->room = MPI_SEG_SLOTS;
+    /* Writer preference: a close must not starve behind a stream of
+     * posts (each holds the read lock; posts never nest). */
+    pthread_rwlockattr_t attr;
+    if (pthread_rwlockattr_init(&attr) != 0) goto fail_seg;
+#if defined(__GLIBC__)
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+#endif
+    int rc = pthread_rwlock_init(&c->post_lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    if (rc != 0) goto fail_seg;
+    if (pthread_mutex_init(&c->plock, NULL) != 0) goto fail_post_lock;
+    if (pthread_mutex_init(&c->lock, NULL) != 0) goto fail_plock;
     mp_status st = mpi_group_join(g, c);
     if (st != MP_OK) {
-        pthread_cond_destroy(&c->cond);
         pthread_mutex_destroy(&c->lock);
+        pthread_mutex_destroy(&c->plock);
+        pthread_rwlock_destroy(&c->post_lock);
+        mpi_free(alc, first);
         mpi_free(alc, c);
         return st;
     }
     *out = c;
     return MP_OK;
+
+fail_plock:
+    pthread_mutex_destroy(&c->plock);
+fail_post_lock:
+    pthread_rwlock_destroy(&c->post_lock);
+fail_seg:
+    mpi_free(alc, first);
+    mpi_free(alc, c);
+    return MP_ETHREAD;
 }
 
-/* Frees a chain of nodes and the messages they hold (not the close node). */
+/* Frees the messages still queued from slot i of segment s on, and the
+ * segments. Only once no sender can reach the chain (closed, or the last
+ * reference gone): freeing may close the ports a message carries. */
 static void
-free_chain(mpi_port_core *c, mpi_port_node *n)
+release_chain(mpi_port_core *c, mpi_seg *s, size_t i)
 {
-    while (n) {
-        mpi_port_node *next = n->next;
-        if (n != &c->close_node) {
-            mp_message_free(n->msg);
-            mpi_free(&c->alc, n);
-        }
-        n = next;
+    while (s) {
+        for (; i < MPI_SEG_SLOTS; i++)
+            mp_message_free(atomic_load_explicit(&s->slot[i], memory_order_acquire));
+        mpi_seg *next = atomic_load_explicit(&s->next, memory_order_acquire);
+        mpi_free(&c->alc, s);
+        s = next;
+        i = 0;
     }
 }
 
@@ -80,16 +120,12 @@ void
 mpi_core_unref(mpi_port_core *c)
 {
     if (!c || atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1) return;
-    free_chain(c, c->head);
-    mpi_port_node *f = c->free_nodes;
-    while (f) {
-        mpi_port_node *next = f->next;
-        mpi_free(&c->alc, f);
-        f = next;
-    }
+    release_chain(c, c->chead, c->cidx);
+    mpi_free(&c->alc, atomic_load_explicit(&c->spare, memory_order_acquire));
     if (c->efd >= 0) close(c->efd);
-    pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->plock);
+    pthread_rwlock_destroy(&c->post_lock);
     mpi_group *g = c->group;
     mp_allocator alc = c->alc;
     mpi_free(&alc, c);
@@ -118,103 +154,206 @@ efd_drain_locked(mpi_port_core *c)
     }
 }
 
-/* Appends under c->lock. Wakes the owner only on empty -> non-empty and
- * only if it sleeps or polls an fd: a busy receiver costs nothing. */
-static void
-push_locked(mpi_port_core *c, mpi_port_node *n)
+/* Sleeps until wake_seq moves from `seen` or the absolute CLOCK_MONOTONIC
+ * deadline (NULL: none) passes; false on timeout. A futex rather than a
+ * condition variable: the waker needs no lock and the woken receiver
+ * does not then block on one, two system calls per wake-up instead of
+ * four. Spurious returns are the caller's to loop on. */
+static bool
+wake_wait(mpi_port_core *c, uint32_t seen, const struct timespec *deadline)
 {
-    n->next = NULL;
-    bool was_empty = c->head == NULL;
-    if (c->tail)
-        c->tail->next = n;
-    else
-        c->head = n;
-    c->tail = n;
-    atomic_store_explicit(&c->pending, atomic_load_explicit(&c->pending, memory_order_relaxed) + 1,
-                          memory_order_release);
-    if (was_empty) {
-        if (c->sleepers) pthread_cond_signal(&c->cond);
+    atomic_fetch_add_explicit(&c->sleepers, 1, memory_order_seq_cst);
+    atomic_thread_fence(memory_order_seq_cst); /* before the kernel reads wake_seq */
+    long rc = syscall(SYS_futex, &c->wake_seq, FUTEX_WAIT_BITSET_PRIVATE, seen, deadline, NULL, FUTEX_BITSET_MATCH_ANY);
+    atomic_fetch_sub_explicit(&c->sleepers, 1, memory_order_relaxed);
+    return !(rc == -1 && errno == ETIMEDOUT);
+}
+
+/* Wakes every receiver blocked on c (there is one, or none, by the
+ * threading rules; a close from another thread must reach it). The system
+ * call only when one is registered: a receiver that registers later finds
+ * wake_seq moved, and the futex returns at once (the two seq_cst steps
+ * order the registration against the bump). */
+static void
+wake_all(mpi_port_core *c)
+{
+    atomic_fetch_add_explicit(&c->wake_seq, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&c->sleepers, memory_order_seq_cst) != 0)
+        syscall(SYS_futex, &c->wake_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Called by a sender after it queued: does what the receiver asked for
+ * when it went idle (wake it from its sleep, raise its eventfd), once, by
+ * whichever sender comes first. A busy receiver asked for nothing, so this
+ * is one load of a line the receiver rarely writes: no system call, no
+ * lock. The fence pairs with the receiver's in want_locked: either it sees
+ * what was queued, or this sees its request. */
+static void
+notify_receiver(mpi_port_core *c)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&c->notify, memory_order_relaxed) == 0) return;
+    unsigned want = atomic_exchange_explicit(&c->notify, 0, memory_order_acq_rel);
+    if (want & MPI_WANT_WAKE) wake_all(c);
+    if (want & MPI_WANT_FD) {
+        /* Under the lock: the fd may be closed meanwhile (transfer). */
+        pthread_mutex_lock(&c->lock);
         efd_raise_locked(c);
+        pthread_mutex_unlock(&c->lock);
     }
 }
 
 void
 mpi_core_push_close(mpi_port_core *c)
 {
-    pthread_mutex_lock(&c->lock);
-    if (!c->closed) {
-        c->close_node.msg = NULL;
-        push_locked(c, &c->close_node);
-    }
-    pthread_mutex_unlock(&c->lock);
+    /* mpi_group_leave holds every member's post lock: every post to c
+     * has committed, none can follow, so the event is behind the last
+     * slot filled. */
+    atomic_store_explicit(&c->close_queued, true, memory_order_release);
+    notify_receiver(c);
 }
 
-static mpi_port_node *
-pop_locked(mpi_port_core *c)
+/* Promises the caller one slot of c, adding a segment when every free slot
+ * is promised already, so that slot_commit cannot fail. MP_ENOMEM leaves c
+ * as it was. */
+static mp_status
+slot_reserve(mpi_port_core *c)
 {
-    mpi_port_node *n = c->head;
-    if (!n) return NULL;
-    c->head = n->next;
-    if (!c->head) {
-        c->tail = NULL;
-        efd_drain_locked(c);
+    mp_status st = MP_OK;
+    pthread_mutex_lock(&c->plock);
+    if (c->room == c->reserved) {
+        mpi_seg *s = seg_new(c);
+        if (!s) {
+            st = MP_ENOMEM;
+        } else {
+            atomic_store_explicit(&c->plast->next, s, memory_order_release);
+            c->plast = s;
+            c->room += MPI_SEG_SLOTS;
+            /* Never keep pointing at a full segment that has a successor:
+             * the receiver may recycle it as soon as it moves past. */
+            if (c->pidx == MPI_SEG_SLOTS) {
+                c->ptail = s;
+                c->pidx = 0;
+            }
+        }
     }
-    atomic_store_explicit(&c->pending, atomic_load_explicit(&c->pending, memory_order_relaxed) - 1,
-                          memory_order_release);
-    return n;
-}
-
-static void
-recycle_locked(mpi_port_core *c, mpi_port_node *n)
-{
-    if (c->n_free < MPI_PORT_FREE_MAX) {
-        n->next = c->free_nodes;
-        c->free_nodes = n;
-        c->n_free++;
-    } else {
-        mpi_free(&c->alc, n);
-    }
-}
-
-/* A node for a message to c: from its free list, else the allocator. */
-static mpi_port_node *
-node_get(mpi_port_core *c)
-{
-    pthread_mutex_lock(&c->lock);
-    mpi_port_node *n = c->free_nodes;
-    if (n) {
-        c->free_nodes = n->next;
-        c->n_free--;
-    }
-    pthread_mutex_unlock(&c->lock);
-    if (!n) n = mpi_malloc(&c->alc, sizeof *n);
-    return n;
+    if (st == MP_OK) c->reserved++;
+    pthread_mutex_unlock(&c->plock);
+    return st;
 }
 
 static void
-node_put(mpi_port_core *c, mpi_port_node *n)
+slot_unreserve(mpi_port_core *c)
 {
-    pthread_mutex_lock(&c->lock);
-    recycle_locked(c, n);
-    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_lock(&c->plock);
+    c->reserved--;
+    pthread_mutex_unlock(&c->plock);
+}
+
+/* Queues m in the slot reserved for it, then wakes the receiver if it
+ * asked. Cannot fail. */
+static void
+slot_commit(mpi_port_core *c, mp_message *m)
+{
+    pthread_mutex_lock(&c->plock);
+    mpi_seg *t = c->ptail;
+    /* For the last slot, read before it is published: once the receiver
+     * has it, t may be recycled. Not otherwise: the line is the one the
+     * receiver reads slots from. */
+    mpi_seg *next = c->pidx == MPI_SEG_SLOTS - 1 ? atomic_load_explicit(&t->next, memory_order_relaxed) : NULL;
+    atomic_store_explicit(&c->pushed, atomic_load_explicit(&c->pushed, memory_order_relaxed) + 1, memory_order_relaxed);
+    atomic_store_explicit(&t->slot[c->pidx++], m, memory_order_release);
+    c->room--;
+    c->reserved--;
+    if (c->pidx == MPI_SEG_SLOTS && next) {
+        c->ptail = next;
+        c->pidx = 0;
+    }
+    pthread_mutex_unlock(&c->plock);
+    notify_receiver(c);
+}
+
+/* The next queued message without taking it, or NULL. At a segment's end
+ * steps into the next one and hands the drained one back for reuse.
+ * Under c->lock, as everything on the receiving side. */
+static mp_message *
+queue_peek_locked(mpi_port_core *c)
+{
+    if (!c->chead) return NULL;
+    if (c->cidx == MPI_SEG_SLOTS) {
+        mpi_seg *next = atomic_load_explicit(&c->chead->next, memory_order_acquire);
+        if (!next) return NULL;
+        mpi_seg *old = atomic_exchange_explicit(&c->spare, c->chead, memory_order_acq_rel);
+        mpi_free(&c->alc, old);
+        c->chead = next;
+        c->cidx = 0;
+    }
+    return atomic_load_explicit(&c->chead->slot[c->cidx], memory_order_acquire);
+}
+
+static mp_message *
+queue_pop_locked(mpi_port_core *c)
+{
+    mp_message *m = queue_peek_locked(c);
+    if (m) {
+        c->cidx++;
+        atomic_store_explicit(&c->popped, atomic_load_explicit(&c->popped, memory_order_relaxed) + 1,
+                              memory_order_release);
+    }
+    return m;
+}
+
+/* A message or the close event waits. */
+static bool
+queue_ready_locked(mpi_port_core *c)
+{
+    return queue_peek_locked(c) || atomic_load_explicit(&c->close_queued, memory_order_acquire);
+}
+
+/* Asks the next sender for `what` (MPI_WANT_*), then looks at the queue
+ * again: true if something arrived in between and no sender took the
+ * request, so the caller must act on it itself. */
+static bool
+want_locked(mpi_port_core *c, unsigned what)
+{
+    atomic_fetch_or_explicit(&c->notify, what, memory_order_seq_cst);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!queue_ready_locked(c)) return false;
+    return (atomic_fetch_and_explicit(&c->notify, ~what, memory_order_acq_rel) & what) != 0;
+}
+
+/* After a take: the eventfd reads readable while anything waits, so it is
+ * drained once the queue is empty, and the next sender raises it again. */
+static void
+fd_settle_locked(mpi_port_core *c)
+{
+    if (c->efd < 0 || !c->efd_set || queue_ready_locked(c)) return;
+    efd_drain_locked(c);
+    if (want_locked(c, MPI_WANT_FD)) efd_raise_locked(c);
 }
 
 /* Closes c from its own side: leaves the group (the peer of a channel gets
- * its close event), then releases everything still queued. */
+ * its close event; no post to c is in flight once that returns), then
+ * releases everything still queued. */
 static void
 core_close(mpi_port_core *c)
 {
     mpi_group_leave(c);
     pthread_mutex_lock(&c->lock);
-    c->closed = true;
-    mpi_port_node *chain = c->head;
-    c->head = c->tail = NULL;
-    atomic_store_explicit(&c->pending, 0, memory_order_release);
+    atomic_store_explicit(&c->closed, true, memory_order_release);
+    mpi_seg *chain = c->chead;
+    size_t from = c->cidx;
+    c->chead = NULL;
+    c->cidx = 0;
     /* Readable so a loop polling the fd notices the close. */
     efd_raise_locked(c);
-    pthread_cond_broadcast(&c->cond);
+    wake_all(c);
     pthread_mutex_unlock(&c->lock);
-    free_chain(c, chain); /* outside the lock: freeing may close carried ports */
+    pthread_mutex_lock(&c->plock);
+    c->ptail = c->plast = NULL;
+    c->room = c->reserved = 0;
+    pthread_mutex_unlock(&c->plock);
+    release_chain(c, chain, from); /* outside the locks: freeing may close carried ports */
 }
 
 /* ---- handles -------------------------------------------------------------------- */
@@ -294,8 +433,9 @@ mp_channel_new(mp_realm *realm1, mp_realm *realm2, mp_value *port1, mp_value *po
 /* ---- posting -------------------------------------------------------------------- */
 
 /* Post with either a value to serialize (pre == NULL) or a ready message.
- * Everything runs under the group's read lock, so no member can leave
- * between the checks and the enqueue, and every fallible step (nodes,
+ * Everything runs under the source's post_lock (read), which a change of
+ * the group's members must take for writing, so no member can leave
+ * between the checks and the enqueue, and every fallible step (slots,
  * serialize, copies) comes before the first enqueue: a failed post has
  * queued and detached nothing. */
 static mp_status
@@ -317,8 +457,7 @@ post(mpi_port *p, mp_value value, const mp_value *transfer, size_t n, mp_message
     }
     for (size_t i = 0; pre && i < pre->n_ports; i++) {
         mpi_port_core *q = pre->ports[i];
-        if (q == src)
-            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, NULL, "Transfer list contains source port");
+        if (q == src) return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, NULL, "Transfer list contains source port");
         if (q && q->group == g)
             return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, NULL, "Transfer list contains the target port");
     }
@@ -327,7 +466,7 @@ post(mpi_port *p, mp_value value, const mp_value *transfer, size_t n, mp_message
             return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, NULL,
                             "Transferables cannot be used with multiple destinations.");
     }
-    pthread_rwlock_rdlock(&g->lock);
+    pthread_rwlock_rdlock(&src->post_lock);
     mp_status st = MP_OK;
     if (!src->member) {
         st = mpi_fail(err, MP_ECLOSED, MP_NO_OFFSET, NULL, "the port is closed");
@@ -338,12 +477,12 @@ post(mpi_port *p, mp_value value, const mp_value *transfer, size_t n, mp_message
         st = mpi_fail(err, MP_ENOPEER, MP_NO_OFFSET, NULL, "the port has no sibling to deliver to");
         goto out_unlock;
     }
-    mpi_port_node *inline_nodes[MPI_POST_INLINE];
-    mpi_port_node **nodes = inline_nodes;
-    mpi_port_core **dests = g->members; /* stable under the read lock */
+    mp_message *inline_msgs[MPI_POST_INLINE];
+    mp_message **msgs = inline_msgs;
+    mpi_port_core **dests = g->members; /* stable while post_lock is held */
     if (ndest > MPI_POST_INLINE) {
-        nodes = mpi_malloc(&src->alc, ndest * sizeof *nodes);
-        if (!nodes) {
+        msgs = mpi_malloc(&src->alc, ndest * sizeof *msgs);
+        if (!msgs) {
             st = mpi_fail(err, MP_ENOMEM, MP_NO_OFFSET, NULL, NULL);
             goto out_unlock;
         }
@@ -351,55 +490,52 @@ post(mpi_port *p, mp_value value, const mp_value *transfer, size_t n, mp_message
     size_t got = 0;
     for (size_t i = 0; i < g->n; i++) {
         if (dests[i] == src) continue;
-        mpi_port_node *nd = node_get(dests[i]);
-        if (!nd) {
+        if (slot_reserve(dests[i]) != MP_OK) {
             st = mpi_fail(err, MP_ENOMEM, MP_NO_OFFSET, NULL, NULL);
-            goto out_nodes;
+            goto out_reserved;
         }
-        nd->msg = NULL;
-        nodes[got++] = nd;
+        got++;
     }
     mp_message *msg = pre;
     if (!msg) {
         st = mp_serialize(value, transfer, n, &msg, err);
-        if (st != MP_OK) goto out_nodes;
+        if (st != MP_OK) goto out_reserved;
     }
-    nodes[0]->msg = msg;
+    msgs[0] = msg;
     for (size_t i = 1; i < ndest; i++) {
-        st = mpi_message_dup(msg, &nodes[i]->msg);
+        st = mpi_message_dup(msg, &msgs[i]);
         if (st != MP_OK) {
             mpi_fail(err, st, MP_NO_OFFSET, NULL,
                      st == MP_EDATACLONE ? "a message with transferred stores or host objects cannot go to several "
                                            "destinations"
                                          : NULL);
-            for (size_t k = 1; k < i; k++) mp_message_free(nodes[k]->msg);
+            for (size_t k = 1; k < i; k++)
+                mp_message_free(msgs[k]);
             if (!pre) mp_message_free(msg); /* nothing transferred: a broadcast has no transfer list */
-            goto out_nodes;
+            goto out_reserved;
         }
     }
     /* Commit: nothing below can fail. */
     size_t k = 0;
     for (size_t i = 0; i < g->n; i++) {
-        mpi_port_core *d = dests[i];
-        if (d == src) continue;
-        pthread_mutex_lock(&d->lock);
-        push_locked(d, nodes[k++]);
-        pthread_mutex_unlock(&d->lock);
+        if (dests[i] == src) continue;
+        slot_commit(dests[i], msgs[k++]);
     }
-    if (nodes != inline_nodes) mpi_free(&src->alc, nodes);
-    pthread_rwlock_unlock(&g->lock);
+    if (msgs != inline_msgs) mpi_free(&src->alc, msgs);
+    pthread_rwlock_unlock(&src->post_lock);
     return MP_OK;
 
-out_nodes: {
+out_reserved : {
     size_t k2 = 0;
     for (size_t i = 0; i < g->n && k2 < got; i++) {
         if (dests[i] == src) continue;
-        node_put(dests[i], nodes[k2++]);
+        slot_unreserve(dests[i]);
+        k2++;
     }
-    if (nodes != inline_nodes) mpi_free(&src->alc, nodes);
+    if (msgs != inline_msgs) mpi_free(&src->alc, msgs);
 }
 out_unlock:
-    pthread_rwlock_unlock(&g->lock);
+    pthread_rwlock_unlock(&src->post_lock);
     return st;
 }
 
@@ -441,35 +577,48 @@ take(mpi_port *p, int64_t timeout_ms, mp_message **out)
 {
     if (atomic_load_explicit(&p->state, memory_order_acquire) != MPI_PORT_LIVE) return MP_ECLOSED;
     mpi_port_core *c = p->core;
-    if (timeout_ms != 0) {
-        /* Optional bounded spin: a sender that posts within it saves the
-         * receiver a sleep and the sender a wake-up. */
-        unsigned spin = atomic_load_explicit(&c->spin, memory_order_relaxed);
-        for (unsigned i = 0; i < spin; i++) {
-            if (atomic_load_explicit(&c->pending, memory_order_acquire) != 0) break;
-            MPI_CPU_RELAX();
-        }
-    }
     struct timespec deadline;
     bool have_deadline = false;
     mp_status st;
     pthread_mutex_lock(&c->lock);
+    if (timeout_ms != 0) {
+        /* Optional bounded spin: a sender that posts within it saves the
+         * receiver a sleep and the sender a wake-up. It polls the very
+         * slot the next message lands in, so the message's arrival costs
+         * one cache-line transfer. Under the lock, which only a close
+         * from another thread also wants: that close flips the handle's
+         * state first, which ends the spin. */
+        unsigned spin = atomic_load_explicit(&c->spin, memory_order_relaxed);
+        for (unsigned i = 0; i < spin; i++) {
+            if (queue_ready_locked(c) || atomic_load_explicit(&p->state, memory_order_relaxed) != MPI_PORT_LIVE ||
+                atomic_load_explicit(&c->closed, memory_order_relaxed))
+                break;
+            MPI_CPU_RELAX();
+        }
+    }
     for (;;) {
-        if (atomic_load_explicit(&p->state, memory_order_acquire) != MPI_PORT_LIVE || c->eof || c->closed) {
+        if (atomic_load_explicit(&p->state, memory_order_acquire) != MPI_PORT_LIVE ||
+            atomic_load_explicit(&c->eof, memory_order_relaxed) ||
+            atomic_load_explicit(&c->closed, memory_order_relaxed)) {
             st = MP_ECLOSED;
             break;
         }
-        mpi_port_node *n = pop_locked(c);
-        if (n == &c->close_node) {
-            c->eof = true;
-            /* Stay readable: a loop polling the fd sees the end. */
-            efd_raise_locked(c);
-            st = MP_ECLOSED;
-            break;
+        mp_message *m = queue_pop_locked(c);
+        /* Seen after the last message: look once more, the messages
+         * posted before the close are all visible now. */
+        if (!m && atomic_load_explicit(&c->close_queued, memory_order_acquire)) {
+            m = queue_pop_locked(c);
+            if (!m) {
+                atomic_store_explicit(&c->eof, true, memory_order_relaxed);
+                /* Stay readable: a loop polling the fd sees the end. */
+                efd_raise_locked(c);
+                st = MP_ECLOSED;
+                break;
+            }
         }
-        if (n) {
-            *out = n->msg;
-            recycle_locked(c, n);
+        if (m) {
+            *out = m;
+            fd_settle_locked(c);
             st = MP_OK;
             break;
         }
@@ -477,20 +626,23 @@ take(mpi_port *p, int64_t timeout_ms, mp_message **out)
             st = MP_EAGAIN;
             break;
         }
-        c->sleepers++;
-        int rc;
-        if (timeout_ms < 0) {
-            rc = pthread_cond_wait(&c->cond, &c->lock);
-        } else {
-            if (!have_deadline) {
-                deadline_after(&deadline, timeout_ms);
-                have_deadline = true;
-            }
-            rc = pthread_cond_timedwait(&c->cond, &c->lock, &deadline);
+        /* Ask the next sender to wake us; if something came meanwhile,
+         * take it instead of sleeping. wake_seq is read first, so a wake
+         * after the request cannot be missed. */
+        uint32_t seen = atomic_load_explicit(&c->wake_seq, memory_order_acquire);
+        if (want_locked(c, MPI_WANT_WAKE) || queue_ready_locked(c)) continue;
+        if (timeout_ms > 0 && !have_deadline) {
+            deadline_after(&deadline, timeout_ms);
+            have_deadline = true;
         }
-        c->sleepers--;
-        if (rc == ETIMEDOUT && !c->head) {
-            st = (atomic_load_explicit(&p->state, memory_order_acquire) != MPI_PORT_LIVE || c->closed)
+        pthread_mutex_unlock(&c->lock);
+        bool woken = wake_wait(c, seen, have_deadline ? &deadline : NULL);
+        pthread_mutex_lock(&c->lock);
+        /* Withdraw the request if no sender took it (timeout, close). */
+        atomic_fetch_and_explicit(&c->notify, ~(unsigned)MPI_WANT_WAKE, memory_order_relaxed);
+        if (!woken && !queue_ready_locked(c)) {
+            st = (atomic_load_explicit(&p->state, memory_order_acquire) != MPI_PORT_LIVE ||
+                  atomic_load_explicit(&c->closed, memory_order_relaxed))
                      ? MP_ECLOSED
                      : MP_ETIMEDOUT;
             break;
@@ -562,7 +714,15 @@ mp_port_pending(mp_value port)
 {
     mpi_port *p = port_of(port);
     if (!p) return 0;
-    return atomic_load_explicit(&p->core->pending, memory_order_acquire);
+    mpi_port_core *c = p->core;
+    if (atomic_load_explicit(&c->closed, memory_order_acquire)) return 0;
+    /* popped first: every message it counts is counted in pushed too. */
+    size_t popped = atomic_load_explicit(&c->popped, memory_order_acquire);
+    size_t n = atomic_load_explicit(&c->pushed, memory_order_acquire) - popped;
+    if (atomic_load_explicit(&c->close_queued, memory_order_acquire) &&
+        !atomic_load_explicit(&c->eof, memory_order_relaxed))
+        n++;
+    return n;
 }
 
 /* ---- event loops -------------------------------------------------------------------- */
@@ -581,7 +741,8 @@ mp_port_fd(mp_value port, int *fd)
         c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (c->efd < 0) {
             st = MP_ETHREAD;
-        } else if (c->head || c->eof) {
+        } else if (atomic_load_explicit(&c->eof, memory_order_relaxed) || queue_ready_locked(c) ||
+                   want_locked(c, MPI_WANT_FD)) {
             efd_raise_locked(c);
         }
     }
@@ -626,21 +787,26 @@ take_chunk(mpi_port *p, mp_message **msgs, size_t max, bool *close_event, mp_sta
     *close_event = false;
     *st = MP_OK;
     pthread_mutex_lock(&c->lock);
-    if (atomic_load_explicit(&p->state, memory_order_acquire) != MPI_PORT_LIVE || c->eof || c->closed) {
+    if (atomic_load_explicit(&p->state, memory_order_acquire) != MPI_PORT_LIVE ||
+        atomic_load_explicit(&c->eof, memory_order_relaxed) || atomic_load_explicit(&c->closed, memory_order_relaxed)) {
         *st = MP_ECLOSED;
     } else {
         while (k < max) {
-            mpi_port_node *n = pop_locked(c);
-            if (!n) break;
-            if (n == &c->close_node) {
-                c->eof = true;
-                *close_event = true;
-                efd_raise_locked(c);
-                break;
+            mp_message *m = queue_pop_locked(c);
+            /* As in take: the close event follows every visible message. */
+            if (!m && atomic_load_explicit(&c->close_queued, memory_order_acquire)) {
+                m = queue_pop_locked(c);
+                if (!m) {
+                    atomic_store_explicit(&c->eof, true, memory_order_relaxed);
+                    *close_event = true;
+                    efd_raise_locked(c);
+                    break;
+                }
             }
-            msgs[k++] = n->msg;
-            recycle_locked(c, n);
+            if (!m) break;
+            msgs[k++] = m;
         }
+        if (!*close_event) fd_settle_locked(c);
     }
     pthread_mutex_unlock(&c->lock);
     return k;
@@ -714,12 +880,13 @@ mpi_port_ship(mpi_cell *cell)
     pthread_mutex_lock(&c->lock);
     /* In flight nobody owns it: no fd, no callback, no wake-ups. The old
      * owner must have taken the fd out of its poller (see mp_port_fd). */
+    atomic_fetch_and_explicit(&c->notify, ~(unsigned)MPI_WANT_FD, memory_order_relaxed);
     if (c->efd >= 0) close(c->efd);
     c->efd = -1;
     c->efd_set = false;
     c->cb = NULL;
     c->cb_ctx = NULL;
-    pthread_cond_broadcast(&c->cond); /* a blocked receiver returns MP_ECLOSED */
+    wake_all(c); /* a blocked receiver returns MP_ECLOSED */
     pthread_mutex_unlock(&c->lock);
     atomic_store_explicit(&c->spin, 0, memory_order_relaxed);
     return c;
@@ -763,8 +930,5 @@ mp_port_is_closed(mp_value port)
     mpi_port *p = port_of(port);
     if (!p) return false;
     if (atomic_load_explicit(&p->state, memory_order_acquire) != MPI_PORT_LIVE) return true;
-    pthread_mutex_lock(&p->core->lock);
-    bool eof = p->core->eof;
-    pthread_mutex_unlock(&p->core->lock);
-    return eof;
+    return atomic_load_explicit(&p->core->eof, memory_order_acquire);
 }

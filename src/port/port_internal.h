@@ -1,8 +1,10 @@
 /* Ports internals: the per-realm handle (an MP_PORT cell), the port core
  * that lives outside realms, sibling groups. Not installed.
  *
- * Lock order: broadcast registry, then a group's rwlock, then a core's
- * mutex. A core's mutex is never held while taking a group lock. */
+ * Lock order: broadcast registry, then a group's lock, then cores'
+ * post_locks (a post holds its source's; a change of members takes every
+ * member's, in member order), then one of a core's two mutexes (never both
+ * at once). A core's mutex is never held while taking a group lock. */
 #ifndef MSGPORT_PORT_INTERNAL_H
 #define MSGPORT_PORT_INTERNAL_H
 
@@ -10,35 +12,64 @@
 
 typedef struct mpi_group mpi_group;
 
-/* One queued item. The close event is the core's embedded close_node
- * (msg NULL), so queueing it cannot fail. */
-typedef struct mpi_port_node {
-    struct mpi_port_node *next;
-    mp_message *msg;
-} mpi_port_node;
+/* A port's queue is a chain of segments of message slots, so steady traffic
+ * neither allocates nor shares a node per message: the sender fills slots,
+ * the receiver empties them, and one cache line carries eight messages
+ * across. A drained segment goes back to the senders through core->spare. */
+#define MPI_SEG_SLOTS 63 /* a segment is 512 bytes */
 
-/* Nodes kept for reuse per core, so steady traffic does not allocate. */
-#define MPI_PORT_FREE_MAX 256
+typedef struct mpi_seg {
+    struct mpi_seg *_Atomic next; /* linked (release) before any slot of it is filled */
+    mp_message *_Atomic slot[MPI_SEG_SLOTS];
+} mpi_seg;
 
+/* core->notify: what the receiver asks of the next sender. */
+enum { MPI_WANT_WAKE = 1, MPI_WANT_FD = 2 };
+
+/* Senders and the receiver touch different cache lines: each side has its
+ * own mutex (senders: `plock`; the receiver, close and fd/callback state:
+ * `lock`), and the padding keeps them apart whatever the allocation's
+ * alignment. The only per-message hand-over is the slot itself, plus a
+ * read of `notify`, which the receiver writes only when it goes idle. */
 typedef struct mpi_port_core {
     _Atomic size_t refs;
     mp_allocator alc;
-    mpi_group *group;          /* constant for the core's life; one group reference */
-    bool member;               /* in group->members: written under the group write lock */
+    mpi_group *group;      /* constant for the core's life; one group reference */
+    bool member;           /* in group->members: written under post_lock for writing */
+    _Atomic unsigned spin; /* mp_port_set_spin; read lock-free */
 
-    pthread_mutex_t lock;      /* guards everything below */
-    pthread_cond_t cond;       /* blocking receive (CLOCK_MONOTONIC) */
-    mpi_port_node *head, *tail;
-    _Atomic size_t pending;    /* queue length; written under lock, read lock-free to spin */
-    mpi_port_node *free_nodes;
-    size_t n_free;
-    mpi_port_node close_node;
-    bool closed;               /* disentangled by its own side: nothing more is queued */
-    bool eof;                  /* the close event was consumed by the receiver */
-    int sleepers;              /* receivers blocked on cond */
-    int efd;                   /* eventfd, -1 until mp_port_fd */
-    bool efd_set;              /* efd counter is non-zero */
-    _Atomic unsigned spin;     /* mp_port_set_spin; read lock-free */
+    char pad_poster_[64];
+    /* Read-locked by posts from this port, write-locked (with every other
+     * member's) by a change of the group's members. A post then touches
+     * no line its receiver writes: a group-wide lock would move between
+     * the two threads of a ping-pong at every message. */
+    pthread_rwlock_t post_lock;
+
+    char pad_producer_[64];
+    pthread_mutex_t plock; /* senders: guards the fields down to `pushed` */
+    mpi_seg *ptail;        /* the segment being filled */
+    size_t pidx;           /* its next free slot (MPI_SEG_SLOTS: go on to ptail->next) */
+    mpi_seg *plast;        /* the chain's last segment */
+    size_t room;           /* free slots from (ptail, pidx) to the end of plast */
+    size_t reserved;       /* of which promised to posts in flight */
+    _Atomic size_t pushed; /* messages ever queued */
+
+    char pad_handover_[64];
+    _Atomic unsigned notify;   /* MPI_WANT_*: set by the receiver, taken by one sender */
+    _Atomic uint32_t wake_seq; /* futex word a blocked receiver sleeps on; bumped to wake it */
+    _Atomic unsigned sleepers; /* receivers in (or entering) the futex wait */
+    _Atomic bool close_queued; /* the close event follows the last slot filled */
+    mpi_seg *_Atomic spare;    /* one drained segment for reuse */
+
+    char pad_consumer_[64];
+    pthread_mutex_t lock;  /* the receiving side: guards everything below */
+    mpi_seg *chead;        /* the segment being read; NULL once closed and released */
+    size_t cidx;           /* its next slot to read */
+    _Atomic size_t popped; /* messages ever taken */
+    _Atomic bool closed;   /* disentangled by its own side: nothing more is queued */
+    _Atomic bool eof;      /* the close event was consumed by the receiver */
+    int efd;               /* eventfd, -1 until mp_port_fd */
+    bool efd_set;          /* efd counter is non-zero */
     mp_port_callback cb;
     void *cb_ctx;
 } mpi_port_core;
@@ -51,16 +82,16 @@ enum { MPI_PORT_LIVE = 0, MPI_PORT_CLOSED = 1, MPI_PORT_SHIPPED = 2 };
 typedef struct mpi_port {
     mpi_cell h;
     mpi_port_core *core;
-    _Atomic int state;         /* MPI_PORT_* */
+    _Atomic int state; /* MPI_PORT_* */
 } mpi_port;
 
 struct mpi_group {
-    _Atomic size_t refs;       /* one per core; named groups change it under the registry lock */
-    pthread_rwlock_t lock;     /* read: dispatch; write: entangle / disentangle */
-    mpi_port_core **members;   /* in join order */
+    _Atomic size_t refs;     /* one per core; named groups change it under the registry lock */
+    pthread_mutex_t lock;    /* serializes changes of members (join / leave) */
+    mpi_port_core **members; /* in join order; changed with every member's post_lock held */
     size_t n, cap;
-    char *name;                /* NULL: a MessageChannel (close propagates) */
-    struct mpi_group *next;    /* broadcast registry list */
+    char *name;             /* NULL: a MessageChannel (close propagates) */
+    struct mpi_group *next; /* broadcast registry list */
     mp_allocator alc;
 };
 
@@ -70,10 +101,12 @@ struct mpi_group {
 mp_status mpi_group_new(const mp_allocator *alc, mpi_group **out);
 /* Drops one reference; frees the group (and unregisters a named one) at 0. */
 void mpi_group_unref(mpi_group *g);
-/* Appends core to g under the write lock. MP_ENOMEM leaves g unchanged. */
+/* Appends core to g (every member's post lock held). MP_ENOMEM leaves g
+ * unchanged. */
 mp_status mpi_group_join(mpi_group *g, mpi_port_core *core);
-/* Removes core from its group under the write lock; for a MessageChannel
- * queues the close event on the one member left. Idempotent. */
+/* Removes core from its group (every member's post lock held, so no post
+ * is in flight); for a MessageChannel queues the close event on the one
+ * member left. Idempotent. */
 void mpi_group_leave(mpi_port_core *core);
 
 /* ---- port.c -------------------------------------------------------------------- */
@@ -83,7 +116,8 @@ void mpi_group_leave(mpi_port_core *core);
  * on failure the caller still owns that reference. */
 mp_status mpi_core_new(const mp_allocator *alc, mpi_group *g, mpi_port_core **out);
 void mpi_core_unref(mpi_port_core *c);
-/* Queues the close event (group write lock held by the caller). */
+/* Queues the close event behind every message (called by mpi_group_leave,
+ * so no post is in flight). Cannot fail. */
 void mpi_core_push_close(mpi_port_core *c);
 /* A new MP_PORT cell in r on core c (takes over one core reference). */
 mp_status mpi_port_handle_new(mp_realm *r, mpi_port_core *c, mp_value *out);
