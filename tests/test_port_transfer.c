@@ -42,14 +42,16 @@ test_transfer_with_messages_in_flight(void)
     mp_value a, b, c, d;
     OK(mp_channel_new(ra, rb, &a, &b));
     OK(mp_channel_new(ra, ra, &c, &d));
-    for (int i = 0; i < 10; i++) OK(mp_port_post(d, mp_number(i), NULL, 0, NULL)); /* queued before */
+    for (int i = 0; i < 10; i++)
+        OK(mp_port_post(d, mp_number(i), NULL, 0, NULL)); /* queued before */
     OK(mp_port_post(a, wrap(ra, "port", c), &c, 1, NULL));
     /* The sender's handle is detached. */
     CU_ASSERT(mp_port_is_closed(c));
     CU_ASSERT_EQUAL(mp_port_post(c, mp_number(0), NULL, 0, NULL), MP_ECLOSED);
     mp_value v;
     CU_ASSERT_EQUAL(mp_port_try_receive(c, NULL, &v, NULL), MP_ECLOSED);
-    for (int i = 10; i < 20; i++) OK(mp_port_post(d, mp_number(i), NULL, 0, NULL)); /* in flight */
+    for (int i = 10; i < 20; i++)
+        OK(mp_port_post(d, mp_number(i), NULL, 0, NULL)); /* in flight */
 
     mp_value got;
     OK(mp_port_receive(b, NULL, 100, &got, NULL));
@@ -62,9 +64,11 @@ test_transfer_with_messages_in_flight(void)
         CU_ASSERT_EQUAL(mp_number_value(v), i);
     }
     /* Transferred twice, with 15 messages still queued in it. */
-    for (int i = 20; i < 30; i++) OK(mp_port_post(d, mp_number(i), NULL, 0, NULL));
+    for (int i = 20; i < 30; i++)
+        OK(mp_port_post(d, mp_number(i), NULL, 0, NULL));
     OK(mp_port_post(b, wrap(rb, "again", c1), &c1, 1, NULL));
-    for (int i = 30; i < 40; i++) OK(mp_port_post(d, mp_number(i), NULL, 0, NULL));
+    for (int i = 30; i < 40; i++)
+        OK(mp_port_post(d, mp_number(i), NULL, 0, NULL));
     OK(mp_port_receive(a, NULL, 100, &got, NULL));
     mp_value c2 = unwrap(got, "again");
     CU_ASSERT_EQUAL_FATAL(mp_kind_of(c2), MP_PORT);
@@ -103,10 +107,10 @@ feeder_thread(void *p)
 }
 
 typedef struct hop {
-    mp_value in;   /* receives the carried port */
-    mp_value out;  /* forwards it */
-    size_t read;   /* messages read from the carried port before forwarding */
-    size_t next;   /* expected next number */
+    mp_value in;  /* receives the carried port */
+    mp_value out; /* forwards it */
+    size_t read;  /* messages read from the carried port before forwarding */
+    size_t next;  /* expected next number */
     size_t disorder;
     int errors;
 } hop;
@@ -236,7 +240,8 @@ test_errors_detach_nothing(void)
 
     /* In the graph, not in the list. */
     CU_ASSERT_EQUAL(mp_port_post(a, wrap(r, "p", c), &ab, 1, &err), MP_EDATACLONE);
-    CU_ASSERT_STRING_EQUAL(err.detail, "Object that needs transfer was found in message but not listed in transferList");
+    CU_ASSERT_STRING_EQUAL(err.detail,
+                           "Object that needs transfer was found in message but not listed in transferList");
     CU_ASSERT(!mp_arraybuffer_is_detached(ab));
     CU_ASSERT(!mp_port_is_closed(c));
     mp_value cl;
@@ -347,6 +352,56 @@ test_port_in_worker_data(void)
     mp_realm_free(r);
 }
 
+/* ---- the sender's old handle ---------------------------------------------------------------- */
+
+static void
+count_message(void *ctx, mp_value port, mp_status status, mp_value value, const mp_error_info *err)
+{
+    (void)port;
+    (void)value;
+    (void)err;
+    if (status == MP_OK) ++*(int *)ctx;
+}
+
+/* Once shipped, the old handle controls nothing of the port's new life:
+ * not its callback, spin, queue count, fd or dispatch. */
+static void
+test_old_handle_controls_nothing(void)
+{
+    mp_realm *ra, *rb;
+    OK(mp_realm_new(NULL, &ra));
+    OK(mp_realm_new(NULL, &rb));
+    mp_value a, b, c, d, got, v;
+    OK(mp_channel_new(ra, rb, &a, &b));
+    OK(mp_channel_new(ra, ra, &c, &d));
+    for (int i = 0; i < 3; i++)
+        OK(mp_port_post(d, mp_number(i), NULL, 0, NULL));
+    OK(mp_port_post(a, wrap(ra, "port", c), &c, 1, NULL));
+    OK(mp_port_receive(b, NULL, 100, &got, NULL));
+    mp_value c1 = unwrap(got, "port");
+    CU_ASSERT_EQUAL_FATAL(mp_kind_of(c1), MP_PORT);
+
+    int old_calls = 0, new_calls = 0;
+    int fd;
+    size_t ran = 99;
+    CU_ASSERT_EQUAL(mp_port_set_callback(c, count_message, &old_calls), MP_ECLOSED);
+    CU_ASSERT_EQUAL(mp_port_set_spin(c, 1000), MP_ECLOSED);
+    CU_ASSERT_EQUAL(mp_port_pending(c), 0);
+    CU_ASSERT_EQUAL(mp_port_fd(c, &fd), MP_ECLOSED);
+    CU_ASSERT_EQUAL(mp_port_dispatch(c, 0, &ran), MP_ECLOSED);
+    CU_ASSERT_EQUAL(ran, 0);
+
+    CU_ASSERT_EQUAL(mp_port_pending(c1), 3);
+    OK(mp_port_set_callback(c1, count_message, &new_calls));
+    OK(mp_port_dispatch(c1, 0, &ran));
+    CU_ASSERT_EQUAL(ran, 3);
+    CU_ASSERT_EQUAL(new_calls, 3);
+    CU_ASSERT_EQUAL(old_calls, 0);
+    CU_ASSERT_EQUAL(mp_port_try_receive(c1, NULL, &v, NULL), MP_EAGAIN);
+    mp_realm_free(ra);
+    mp_realm_free(rb);
+}
+
 int
 main(void)
 {
@@ -356,6 +411,7 @@ main(void)
         {"DataCloneErrors detach nothing", test_errors_detach_nothing},
         {"an unread carried port closes", test_unread_carried_port_closes},
         {"a port in workerData", test_port_in_worker_data},
+        {"the old handle controls nothing", test_old_handle_controls_nothing},
         {NULL, NULL},
     };
     return mpt_run("port_transfer", tests);

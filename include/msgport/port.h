@@ -37,7 +37,7 @@
  * fails has detached nothing and, for mp_port_post_message, left the
  * message with the caller.
  *
- * MEMORY. A port's core and queue nodes come from its realm's allocator
+ * MEMORY. A port's core and queue segments come from its realm's allocator
  * and may be freed on another thread after that realm is gone (the rule
  * for byte stores, see mp_allocator). Named broadcast groups use libc.
  *
@@ -154,7 +154,8 @@ MP_API mp_status mp_port_try_receive(mp_value port, mp_realm *realm, mp_value *o
 MP_API mp_status mp_port_receive_message(mp_value port, int64_t timeout_ms, mp_message **out);
 
 /* How many messages (and close events) wait in the queue. A snapshot:
- * thread-safe, may be stale on return. 0 for non-ports. */
+ * thread-safe, may be stale on return. 0 for non-ports and for a handle
+ * that was closed or transferred away. */
 MP_API size_t mp_port_pending(mp_value port);
 
 /* ---- event loops ---------------------------------------------------------------- */
@@ -179,8 +180,9 @@ MP_API mp_status mp_port_fd(mp_value port, int *fd);
 typedef void (*mp_port_callback)(void *ctx, mp_value port, mp_status status, mp_value value,
                                  const mp_error_info *err);
 
-/* Sets (fn non-NULL) or clears the callback of a port. Cannot fail for a
- * port (MP_ETYPE otherwise). */
+/* Sets (fn non-NULL) or clears the callback of a port. MP_ECLOSED for a
+ * handle that was closed or transferred away (the callback never moves
+ * with a port); MP_ETYPE for a non-port. */
 MP_API mp_status mp_port_set_callback(mp_value port, mp_port_callback fn, void *ctx);
 
 /* Runs the callback for at most max_batch waiting messages (0: 1000, as
@@ -197,7 +199,8 @@ MP_API mp_status mp_port_dispatch(mp_value port, size_t max_batch, size_t *dispa
 
 /* Spin count for mp_port_receive: poll the queue this many times before
  * sleeping (0, the default: sleep at once). Trades CPU for latency.
- * Cannot fail for a port (MP_ETYPE otherwise). */
+ * MP_ECLOSED for a handle that was closed or transferred away; MP_ETYPE
+ * for a non-port. */
 MP_API mp_status mp_port_set_spin(mp_value port, unsigned iterations);
 
 /* ---- lifetime -------------------------------------------------------------------- */

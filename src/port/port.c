@@ -385,6 +385,14 @@ port_of(mp_value v)
     return mpi_cell_if(v, MP_PORT);
 }
 
+/* A handle that was closed or shipped in a transfer controls nothing: the
+ * core may have a new owner by now. */
+static inline bool
+port_live(const mpi_port *p)
+{
+    return atomic_load_explicit(&p->state, memory_order_acquire) == MPI_PORT_LIVE;
+}
+
 mp_status
 mp_channel_new(mp_realm *realm1, mp_realm *realm2, mp_value *port1, mp_value *port2)
 {
@@ -713,7 +721,7 @@ size_t
 mp_port_pending(mp_value port)
 {
     mpi_port *p = port_of(port);
-    if (!p) return 0;
+    if (!p || !port_live(p)) return 0;
     mpi_port_core *c = p->core;
     if (atomic_load_explicit(&c->closed, memory_order_acquire)) return 0;
     /* popped first: every message it counts is counted in pushed too. */
@@ -733,7 +741,7 @@ mp_port_fd(mp_value port, int *fd)
     mpi_port *p = port_of(port);
     if (!p) return MP_ETYPE;
     if (!fd) return MP_EINVAL;
-    if (atomic_load_explicit(&p->state, memory_order_acquire) != MPI_PORT_LIVE) return MP_ECLOSED;
+    if (!port_live(p)) return MP_ECLOSED;
     mpi_port_core *c = p->core;
     mp_status st = MP_OK;
     pthread_mutex_lock(&c->lock);
@@ -756,6 +764,7 @@ mp_port_set_callback(mp_value port, mp_port_callback fn, void *ctx)
 {
     mpi_port *p = port_of(port);
     if (!p) return MP_ETYPE;
+    if (!port_live(p)) return MP_ECLOSED;
     pthread_mutex_lock(&p->core->lock);
     p->core->cb = fn;
     p->core->cb_ctx = fn ? ctx : NULL;
@@ -768,6 +777,7 @@ mp_port_set_spin(mp_value port, unsigned iterations)
 {
     mpi_port *p = port_of(port);
     if (!p) return MP_ETYPE;
+    if (!port_live(p)) return MP_ECLOSED;
     atomic_store_explicit(&p->core->spin, iterations, memory_order_relaxed);
     return MP_OK;
 }
@@ -818,6 +828,7 @@ mp_port_dispatch(mp_value port, size_t max_batch, size_t *dispatched)
     mpi_port *p = port_of(port);
     if (dispatched) *dispatched = 0;
     if (!p) return MP_ETYPE;
+    if (!port_live(p)) return MP_ECLOSED;
     mpi_port_core *c = p->core;
     pthread_mutex_lock(&c->lock);
     mp_port_callback fn = c->cb;
