@@ -24,7 +24,11 @@ typedef struct cframe {
 } cframe;
 
 #define STR_CACHE 128
+#define STR_CACHE_SMALL 16
 #define STR_CACHE_MAX_LEN 32
+/* Misses in the small cache before it is cleared and grown to STR_CACHE
+ * entries: small clones clear only a few entries. */
+#define STR_CACHE_GROW_AFTER 32
 
 typedef struct hostxfer {
     const mpi_host_type *ht;
@@ -41,8 +45,10 @@ typedef struct cl {
     mpi_vec hosts;           /* hostxfer: payloads to release (and transfer) */
     mp_error_info *err;
     mp_status fail;
-    mpi_strcache_entry strs[STR_CACHE];
+    uint32_t str_mask;   /* entries in use - 1 */
+    uint32_t str_misses; /* while small */
     cframe stack_inline[32];
+    mpi_strcache_entry strs[STR_CACHE]; /* the first str_mask + 1 cleared */
 } cl;
 
 /* ---- failure and paths ------------------------------------------------------------ */
@@ -94,8 +100,13 @@ clone_string(cl *c, const mpi_string *s)
     bool wide = (s->h.flags & MPI_STR_WIDE) != 0;
     mpi_strcache_entry *slot = NULL;
     if (!wide && n <= STR_CACHE_MAX_LEN) {
-        mpi_string *k = mpi_strcache_find(c->strs, STR_CACHE - 1, s->u.narrow, n, &slot);
+        mpi_string *k = mpi_strcache_find(c->strs, c->str_mask, s->u.narrow, n, &slot);
         if (k) return k;
+        if (c->str_mask < STR_CACHE - 1 && ++c->str_misses > STR_CACHE_GROW_AFTER) {
+            memset(c->strs, 0, sizeof c->strs);
+            c->str_mask = STR_CACHE - 1;
+            slot = NULL; /* cleared: the string is cached from its next use */
+        }
     }
     size_t size = offsetof(mpi_string, u) + (wide ? 2 * (size_t)n : (size_t)n + 1);
     mpi_string *d = (mpi_string *)mpi_cell_new(c->dst, MP_STRING, size);
@@ -106,7 +117,10 @@ clone_string(cl *c, const mpi_string *s)
     d->h.flags = s->h.flags & (MPI_STR_WIDE | MPI_STR_ASCII | MPI_STR_HASHED);
     d->h.aux = s->h.aux;
     d->length = n;
-    memcpy(d->u.narrow, s->u.narrow, wide ? 2 * (size_t)n : (size_t)n + 1);
+    if (wide)
+        memcpy(d->u.wide, s->u.wide, 2 * (size_t)n);
+    else
+        mpi_copy_short(d->u.narrow, s->u.narrow, (size_t)n + 1); /* with its NUL */
     if (slot) slot->s = d;
     return d;
 }
@@ -178,7 +192,7 @@ copy_props(cl *c, mpi_props *d, const mpi_props *s)
         d->hash_cap = s->hash_cap;
     }
     for (uint32_t i = 0; i < s->used; i++) {
-        d->slots[i].value = mp_undefined();
+        d->slots[i].value = mpi_value_simple(MP_UNDEFINED, 0);
         if (!s->slots[i].key) {
             d->slots[i].key = NULL;
             continue;
@@ -295,14 +309,14 @@ static bool
 clone_object(cl *c, mp_value v, mp_value *out)
 {
     mpi_cell *s = v.u_.cell_;
-    uintptr_t *seen = mpi_idtab_get(&c->memo, s);
+    uintptr_t seen;
     mpi_cell *d = NULL;
-    if (seen) {
-        if (!MPI_IS_XFER(*seen)) {
-            *out = mpi_value_cell((mp_kind)s->kind, (mpi_cell *)*seen);
+    if (mpi_idtab_get(&c->memo, s, &seen)) {
+        if (!MPI_IS_XFER(seen)) {
+            *out = mpi_value_cell((mp_kind)v.kind_, (mpi_cell *)seen);
             return true;
         }
-        size_t slot = MPI_XFER_SLOT(*seen);
+        size_t slot = MPI_XFER_SLOT(seen);
         if (s->kind == MP_ARRAYBUFFER) {
             /* Filled in at the commit; until then it holds no store. */
             mpi_arraybuffer *ab = (mpi_arraybuffer *)mpi_cell_new(c->dst, MP_ARRAYBUFFER, sizeof(mpi_arraybuffer));
@@ -319,7 +333,7 @@ clone_object(cl *c, mp_value v, mp_value *out)
             if (!clone_host(c, (mpi_host *)s, true, &d)) return false;
             c->xfer.entries[slot].met = true;
         }
-        *seen = (uintptr_t)d;
+        mpi_idtab_replace(&c->memo, s, (uintptr_t)d);
         *out = mpi_value_cell((mp_kind)s->kind, d);
         return true;
     }
@@ -350,7 +364,7 @@ clone_object(cl *c, mp_value v, mp_value *out)
                 if (!a->sparse) return CNOMEM(c), false;
                 for (uint32_t i = 0; i < sa->count; i++) {
                     a->sparse[i].index = sa->sparse[i].index;
-                    a->sparse[i].value = mp_undefined();
+                    a->sparse[i].value = mpi_value_simple(MP_UNDEFINED, 0);
                 }
                 a->cap = sa->count;
             }
@@ -424,7 +438,7 @@ clone_object(cl *c, mp_value v, mp_value *out)
         e->h.aux = s->aux;
         e->message = msg;
         e->stack = stack;
-        e->cause = mp_undefined();
+        e->cause = mpi_value_simple(MP_UNDEFINED, 0);
         d = &e->h;
         if (!memo(c, s, d)) return false;
         if (s->flags & MPI_ERROR_HAS_CAUSE) push = CF_ERROR;
@@ -507,15 +521,24 @@ step(cl *c)
     mp_value v;
     switch (f->kind) {
     case CF_OBJECT: {
+        /* Primitive values are copied in this one step; the first object
+         * value (which may push a frame) ends it. */
         mpi_props *sp = &((mpi_object *)f->src)->props;
-        while (f->pos < sp->used && !sp->slots[f->pos].key)
-            f->pos++;
-        if (f->pos >= sp->used) break;
-        uint32_t i = f->last = f->pos++;
         mpi_props *dp = &((mpi_object *)f->dst)->props;
-        if (!clone_value(c, sp->slots[i].value, &v)) return false;
-        dp->slots[i].value = v;
-        return true;
+        while (f->pos < sp->used) {
+            uint32_t i = f->pos++;
+            if (!sp->slots[i].key) continue;
+            f->last = i;
+            mp_value sv = sp->slots[i].value;
+            if (sv.kind_ >= MP_OBJECT && sv.kind_ < MP_KIND_COUNT_) {
+                if (!clone_object(c, sv, &v)) return false;
+                dp->slots[i].value = v;
+                return true;
+            }
+            if (!clone_primitive(c, sv, &v)) return false;
+            dp->slots[i].value = v;
+        }
+        break;
     }
     case CF_ARRAY_DENSE:
     case CF_ARRAY_SPARSE: {
@@ -566,7 +589,7 @@ step(cl *c)
             f->pos++;
             mpi_cell *dst = f->dst;
             if (!clone_value(c, sm->entries[f->last].key, &v)) return false;
-            table_append((mpi_map *)dst, v, mp_undefined());
+            table_append((mpi_map *)dst, v, mpi_value_simple(MP_UNDEFINED, 0));
             return true;
         }
         f->phase = 0;
@@ -622,6 +645,8 @@ mp_clone(mp_value v, mp_realm *target, const mp_value *transfer, size_t n_transf
     cl cs;
     cl *c = &cs;
     memset(c, 0, offsetof(cl, stack_inline));
+    memset(c->strs, 0, STR_CACHE_SMALL * sizeof c->strs[0]);
+    c->str_mask = STR_CACHE_SMALL - 1;
     const mp_allocator *alc = &target->alc;
     c->dst = target;
     mpi_cell *mark = target->cells;
@@ -636,6 +661,7 @@ mp_clone(mp_value v, mp_realm *target, const mp_value *transfer, size_t n_transf
         cl_destroy(c, alc);
         return st;
     }
+    mpi_idtab_use_headers(&c->memo, c->src);
     if (c->xfer.n) {
         c->adopt = mpi_malloc(alc, c->xfer.n * sizeof *c->adopt);
         if (!c->adopt) {
@@ -644,7 +670,7 @@ mp_clone(mp_value v, mp_realm *target, const mp_value *transfer, size_t n_transf
         }
         memset(c->adopt, 0, c->xfer.n * sizeof *c->adopt);
     }
-    mp_value result = mp_undefined();
+    mp_value result = mpi_value_simple(MP_UNDEFINED, 0);
     if (clone_value(c, v, &result)) {
         while (c->stack.len)
             if (!step(c)) break;

@@ -72,8 +72,8 @@ struct mp_message {
     mpi_host_payload *hosts;
     size_t n_hosts;
     size_t cap_hosts;
-    mpi_port_core **ports;  /* transferred ports' cores, in transfer-list order: one
-                             * reference each, NULL once adopted */
+    mpi_port_core **ports; /* transferred ports' cores, in transfer-list order: one
+                            * reference each, NULL once adopted */
     size_t n_ports;
 };
 
@@ -140,20 +140,30 @@ mpi_stk_destroy(mpi_stk *s)
     s->len = 0;
 }
 
-/* Identity table: a linear array for the first few objects, then an
- * open-addressing hash table of interleaved key/value pairs (one cache line
- * per probe). Keys are cell pointers, never NULL. */
+/* Identity table: cell -> value (never UINTPTR_MAX). Cells of the realm
+ * being walked (mpi_idtab_use_headers) keep their value in their own
+ * header, in the `gray` field that only mp_realm_collect uses otherwise
+ * (value + 1, so NULL stays "none"): a lookup is a load from the cell the
+ * walk reads anyway, with no table to grow or probe. The marked cells are
+ * listed and cleared by mpi_idtab_destroy, on every exit path. One walk at
+ * a time owns a realm's headers (mp_realm.walking): a walk started from a
+ * host hook during another, and cells of other realms, use a linear array
+ * for the first few, then an open-addressing hash table of interleaved
+ * key/value pairs (one cache line per probe). */
 #define MPI_IDT_SMALL 8
 typedef struct mpi_idt_slot {
-    const void *k;
+    const mpi_cell *k;
     uintptr_t v;
 } mpi_idt_slot;
 typedef struct mpi_idtab {
     const mp_allocator *alc;
+    mp_realm *hdr;  /* the realm whose headers this table marks, or NULL */
+    mpi_stk marked; /* mpi_cell *: headers to clear */
     mpi_idt_slot small[MPI_IDT_SMALL];
     mpi_idt_slot *slots; /* NULL while small */
     size_t n;
     size_t cap; /* power of two, load <= 1/2 */
+    mpi_cell *marked_inline[16];
 } mpi_idtab;
 
 static inline size_t
@@ -169,12 +179,25 @@ static inline void
 mpi_idtab_init(mpi_idtab *t, const mp_allocator *alc)
 {
     t->alc = alc;
+    t->hdr = NULL;
+    mpi_stk_init(&t->marked, alc, sizeof(mpi_cell *), t->marked_inline,
+                 sizeof t->marked_inline / sizeof t->marked_inline[0]);
     t->slots = NULL;
     t->n = 0;
     t->cap = 0;
 }
+/* From now on, cells of r keep their values in their headers, unless
+ * another walk owns r's headers (then the table serves them too). */
+static inline void
+mpi_idtab_use_headers(mpi_idtab *t, mp_realm *r)
+{
+    if (!r || r->walking) return;
+    r->walking = true;
+    t->hdr = r;
+}
+/* The table part: a pointer to key's value, or NULL. */
 static inline uintptr_t *
-mpi_idtab_get(mpi_idtab *t, const void *key)
+mpi_idtab_slot(mpi_idtab *t, const mpi_cell *key)
 {
     if (MPI_LIKELY(!t->slots)) {
         for (size_t i = 0; i < t->n; i++)
@@ -187,16 +210,50 @@ mpi_idtab_get(mpi_idtab *t, const void *key)
         if (!t->slots[i].k) return NULL;
     }
 }
-/* key must be absent. MP_ENOMEM leaves the table as it was. */
-mp_status mpi_idtab_put(mpi_idtab *t, const void *key, uintptr_t val);
-static inline void
-mpi_idtab_destroy(mpi_idtab *t)
+/* True and *val if key has a value. */
+static inline bool
+mpi_idtab_get(mpi_idtab *t, const mpi_cell *key, uintptr_t *val)
 {
-    if (t->slots) mpi_free(t->alc, t->slots);
-    t->slots = NULL;
-    t->n = 0;
-    t->cap = 0;
+    if (key->realm == t->hdr) {
+        if (key->gray) {
+            *val = (uintptr_t)key->gray - 1;
+            return true;
+        }
+        if (MPI_LIKELY(t->n == 0)) return false; /* the table holds only what was put before the headers */
+    }
+    uintptr_t *slot = mpi_idtab_slot(t, key);
+    if (!slot) return false;
+    *val = *slot;
+    return true;
 }
+/* key must be absent. MP_ENOMEM leaves the table as it was. */
+mp_status mpi_idtab_put_slow(mpi_idtab *t, const mpi_cell *key, uintptr_t val);
+static inline mp_status
+mpi_idtab_put(mpi_idtab *t, mpi_cell *key, uintptr_t val)
+{
+    if (key->realm == t->hdr) {
+        mpi_cell **m = mpi_stk_push(&t->marked);
+        if (MPI_UNLIKELY(!m)) return MP_ENOMEM;
+        *m = key;
+        key->gray = (mpi_cell *)(val + 1);
+        return MP_OK;
+    }
+    return mpi_idtab_put_slow(t, key, val);
+}
+/* Changes the value of a key that has one. */
+static inline void
+mpi_idtab_replace(mpi_idtab *t, mpi_cell *key, uintptr_t val)
+{
+    if (key->realm == t->hdr && key->gray) {
+        key->gray = (mpi_cell *)(val + 1);
+        return;
+    }
+    uintptr_t *slot = mpi_idtab_slot(t, key);
+    if (slot) *slot = val;
+}
+/* Clears the marked headers and frees the table; t is empty and owns no
+ * headers afterwards (mpi_idtab_init state, same allocator). */
+void mpi_idtab_destroy(mpi_idtab *t);
 
 /* ---- transfer lists ------------------------------------------------------------ */
 
@@ -268,35 +325,44 @@ void mpi_path_key(mpi_pathbuf *p, const mpi_string *key);
  * or a Map entry's value. */
 void mpi_path_step(mpi_pathbuf *p, const mpi_cell *container, size_t last, int phase);
 
-/* A cheap hash of a short byte string for the per-call string caches (a
- * collision only costs a cache miss: entries are compared in full). */
-static inline uint32_t
-mpi_short_hash(const uint8_t *s, uint32_t n)
+/* A short byte string as two words that cover it (with its length): for
+ * n <= 16 equal (n, a, b) means equal bytes, so the per-call string caches
+ * compare these instead of the bytes (no call, no load from the cell). */
+#define MPI_SHORT_EXACT 16u
+static inline void
+mpi_short_words(const uint8_t *s, uint32_t n, uint64_t *a, uint64_t *b)
 {
-    uint64_t a = 0, b = 0;
     if (n >= 8) {
-        memcpy(&a, s, 8);
-        memcpy(&b, s + n - 8, 8);
+        memcpy(a, s, 8);
+        memcpy(b, s + n - 8, 8);
     } else if (n >= 4) {
         uint32_t x, y;
         memcpy(&x, s, 4);
         memcpy(&y, s + n - 4, 4);
-        a = x;
-        b = y;
-    } else if (n > 0) {
-        a = (uint64_t)s[0] | ((uint64_t)s[n / 2] << 8) | ((uint64_t)s[n - 1] << 16);
+        *a = x;
+        *b = y;
+    } else {
+        *a = n ? (uint64_t)s[0] | ((uint64_t)s[n / 2] << 8) | ((uint64_t)s[n - 1] << 16) : 0;
+        *b = 0;
     }
+}
+/* A cheap hash of those words for the caches' slots (a collision only
+ * costs a cache miss: entries are compared in full). */
+static inline uint32_t
+mpi_short_hash(uint64_t a, uint64_t b, uint32_t n)
+{
     uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ull) ^ n) * 0xff51afd7ed558ccdull;
     return (uint32_t)(h >> 40);
 }
 
 /* A small direct-mapped cache of short narrow strings made during one
  * decode or clone: repeated keys and words share one cell (strings have no
- * identity, so the sharing is invisible). Entries keep the hash and length
- * so that a miss does not touch the cached cell's memory. */
+ * identity, so the sharing is invisible). Entries keep the length and the
+ * covering words so that a lookup does not touch the cached cell's memory
+ * unless the string is longer than MPI_SHORT_EXACT. */
 typedef struct mpi_strcache_entry {
     mpi_string *s;
-    uint32_t hash;
+    uint64_t a, b;
     uint32_t len;
 } mpi_strcache_entry;
 
@@ -305,12 +371,16 @@ typedef struct mpi_strcache_entry {
 static inline mpi_string *
 mpi_strcache_find(mpi_strcache_entry *tab, uint32_t mask, const uint8_t *bytes, uint32_t n, mpi_strcache_entry **slot)
 {
-    uint32_t h = mpi_short_hash(bytes, n);
-    mpi_strcache_entry *e = &tab[h & mask];
+    uint64_t a, b;
+    mpi_short_words(bytes, n, &a, &b);
+    mpi_strcache_entry *e = &tab[mpi_short_hash(a, b, n) & mask];
     *slot = e;
-    if (e->s && e->hash == h && e->len == n && memcmp(e->s->u.narrow, bytes, n) == 0) return e->s;
+    if (e->s && e->len == n && e->a == a && e->b == b &&
+        (n <= MPI_SHORT_EXACT || memcmp(e->s->u.narrow, bytes, n) == 0))
+        return e->s;
     e->s = NULL;
-    e->hash = h;
+    e->a = a;
+    e->b = b;
     e->len = n;
     return NULL;
 }

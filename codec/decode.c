@@ -23,11 +23,34 @@ typedef struct dframe {
     uint32_t np;      /* arrays: named properties after the elements */
     uint32_t last;    /* sparse arrays: next index must be >= this */
     uint8_t kind;
-    uint8_t phase; /* arrays: 0 elements, 1 props; maps: 0 key, 1 value */
+    uint8_t phase;      /* arrays: 0 elements, 1 props; maps: 0 key, 1 value */
+    uint8_t shape;      /* objects: 1 + the shape its keys have matched so far, or 0 */
+    uint32_t shape_gen; /* that shape's generation when the object began */
 } dframe;
 
 #define KEY_CACHE 256
 #define KEY_CACHE_MAX_LEN 32
+
+/* Shapes: the key lists of recently decoded objects, by key count. Objects
+ * of one kind repeat their keys in one order, so an object's next key is
+ * first compared with the same position of the last object of its size:
+ * on a match the shape's key cell is reused without making a string, and
+ * without the duplicate-key scan (the shape's keys are distinct and not
+ * array indices, and the keys before it matched the shape's one for one).
+ * Any difference sends the rest of that object through the general path,
+ * and so does a new shape recorded for its size meanwhile (by a nested
+ * object: the generation changes), since the keys already read came from
+ * the old one. */
+#define SHAPES 16
+#define SHAPE_MAX_KEYS 16
+typedef struct dshape_key {
+    mpi_string *key; /* narrow ASCII, at most 31 bytes: sent as a fixstr */
+    uint64_t a, b;   /* mpi_short_words of its bytes */
+    uint32_t len;
+} dshape_key;
+typedef struct dshape {
+    dshape_key keys[SHAPE_MAX_KEYS];
+} dshape;
 
 typedef struct dec {
     const uint8_t *start, *p, *end;
@@ -36,15 +59,21 @@ typedef struct dec {
     mp_decode_limits lim;
     mp_error_info *err;
     mp_status fail;
-    mpi_stk ids;   /* mp_value per object id */
-    mpi_stk stack; /* dframe */
-    mpi_vec units; /* uint16_t work space (UTF-16 strings) */
-    mpi_vec words; /* uint64_t work space (BigInts) */
-    uint8_t *used; /* per moved store / host payload: already referenced */
+    mpi_stk ids;     /* mp_value per object id */
+    mpi_stk stack;   /* dframe */
+    mpi_vec units;   /* uint16_t work space (UTF-16 strings) */
+    mpi_vec words;   /* uint64_t work space (BigInts) */
+    uint8_t *used;   /* per moved store / host payload: already referenced */
+    size_t reserved; /* bytes resizable ArrayBuffers reserved beyond what they carry */
     uint32_t key_mask;
+    uint8_t shape_n[SHAPES];            /* keys in shapes[i]: 0 (none) or a count with i = count % SHAPES */
+    uint32_t shape_gen[SHAPES];         /* bumped whenever shapes[i] is rewritten */
+    uint32_t shape_seen;                /* bit i: an object of a size i was completed (shapes are
+                                         * recorded from the second on: a lone object costs nothing) */
     mpi_strcache_entry keys[KEY_CACHE]; /* short ASCII strings made by this decode */
     mp_value ids_inline[32];
     dframe stack_inline[16];
+    dshape shapes[SHAPES]; /* valid up to shape_n[i] keys */
 } dec;
 
 static mp_status dfail(dec *d, mp_status code, size_t at, const char *fmt, ...)
@@ -147,22 +176,25 @@ make_utf8_string(dec *d, const uint8_t *s, uint32_t n, size_t at, mpi_string **o
               (unsigned)n);
         return false;
     }
-    /* ASCII test, eight bytes at a time. */
+    /* ASCII test, eight bytes at a time; the tail is a last load that
+     * overlaps the one before (short strings: loads that cover them). */
     uint64_t acc = 0;
-    uint32_t i = 0;
-    for (; i + 8 <= n; i += 8) {
+    if (n >= 8) {
         uint64_t w;
-        memcpy(&w, s + i, 8);
+        for (uint32_t i = 0; i + 8 <= n; i += 8) {
+            memcpy(&w, s + i, 8);
+            acc |= w;
+        }
+        memcpy(&w, s + n - 8, 8);
         acc |= w;
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + n - 4, 4);
+        acc = x | y;
+    } else if (n > 0) {
+        acc = s[0] | s[n / 2] | s[n - 1];
     }
-    if (i + 4 <= n) {
-        uint32_t w;
-        memcpy(&w, s + i, 4);
-        acc |= w;
-        i += 4;
-    }
-    for (; i < n; i++)
-        acc |= s[i];
     if (MPI_LIKELY(!(acc & 0x8080808080808080ull))) {
         /* ASCII: short ones are shared within this decode (strings have
          * no identity, so sharing is invisible). The bytes are the units:
@@ -452,9 +484,12 @@ copy_arraybuffer(dec *d, const mpi_tok *t, const uint8_t *data, size_t len, bool
         dfail(d, MP_EDECODE, t->at, "resizable ArrayBuffer max length below its length");
         return false;
     }
-    if (resizable && max - len > d->lim.max_reserve) {
-        dfail(d, MP_ELIMIT, t->at, "max_reserve (%zu) exceeded by a resizable ArrayBuffer reserving %llu bytes",
-              d->lim.max_reserve, (unsigned long long)max);
+    /* max_reserve is one budget for the whole message: the only memory
+     * the input does not pay for. */
+    if (resizable && max - len > d->lim.max_reserve - d->reserved) {
+        dfail(d, MP_ELIMIT, t->at,
+              "max_reserve (%zu) exceeded by a resizable ArrayBuffer reserving %llu bytes (%zu reserved before it)",
+              d->lim.max_reserve, (unsigned long long)(max - len), d->reserved);
         return false;
     }
     mpi_store *s;
@@ -462,6 +497,7 @@ copy_arraybuffer(dec *d, const mpi_tok *t, const uint8_t *data, size_t len, bool
                                  false, &s);
     if (st != MP_OK) return NOMEM(d, t->at), false;
     if (len) memcpy(s->data, data, len);
+    if (resizable) d->reserved += (size_t)(max - len);
     mpi_arraybuffer *ab = mpi_ab_adopt(d->realm, s, len, (size_t)max, resizable);
     if (!ab) {
         mpi_store_unref(s);
@@ -478,6 +514,7 @@ static bool is_index_key(const mpi_string *s);
 static bool
 read_value(dec *d, mp_value *out, bool allow_hole)
 {
+    mpi_tok t;
     /* Fast paths for the one-byte tokens that make up most messages
      * (positive fixint, nil, booleans) and fixstr: the same values the
      * general path below makes, without filling a tok. */
@@ -504,9 +541,55 @@ read_value(dec *d, mp_value *out, bool allow_hole)
             *out = b == 0xc0 ? mpi_value_simple(MP_NULL, 0) : mpi_value_simple(MP_BOOLEAN, b == 0xc3);
             return true;
         }
+        /* float 64 and uint 16/32 whose bytes are all there: the numbers
+         * of most messages after the fixints. */
+        size_t left = (size_t)(d->end - p);
+        if (b == 0xcb && left >= 9) {
+            uint64_t bits = mpi_be64(p + 1);
+            double x;
+            memcpy(&x, &bits, 8);
+            d->p = p + 9;
+            *out = mpi_value_number(x);
+            return true;
+        }
+        if (b == 0xcd && left >= 3) {
+            d->p = p + 3;
+            *out = mpi_value_number((double)mpi_be16(p + 1));
+            return true;
+        }
+        if (b == 0xce && left >= 5) {
+            d->p = p + 5;
+            *out = mpi_value_number((double)mpi_be32(p + 1));
+            return true;
+        }
+        /* fixmap and fixarray: the token without the general reader (the
+         * same count check: two bytes per pair, one per element, left). */
+        if ((b & 0xe0) == 0x80 && (uint32_t)(b & 0x0f) * (b < 0x90 ? 2u : 1u) < left) {
+            t.t = b < 0x90 ? MPI_TOK_MAP : MPI_TOK_ARRAY;
+            t.n = b & 0x0f;
+            t.at = OFF(d, p);
+            d->p = p + 1;
+            goto have_token;
+        }
+        /* A back-reference in a fixext 1, 2 or 4 (what the encoder writes)
+         * to an object that is not a buffer (those may carry a view). */
+        if ((b == 0xd4 || b == 0xd5 || b == 0xd6) && left >= 3 && (int8_t)p[1] == MPI_EXT_BACKREF) {
+            size_t len = (size_t)1 << (b - 0xd4);
+            if (left >= 2 + len) {
+                uint32_t id = len == 1 ? p[2] : len == 2 ? (uint32_t)(p[2] | (p[3] << 8)) : mpi_le32(p + 2);
+                if (id < d->ids.len) {
+                    mp_value v = *(mp_value *)mpi_stk_at(&d->ids, id);
+                    if (v.kind_ != MP_ARRAYBUFFER && v.kind_ != MP_SHAREDARRAYBUFFER) {
+                        d->p = p + 2 + len;
+                        *out = v;
+                        return true;
+                    }
+                }
+            }
+        }
     }
-    mpi_tok t;
     if (!next_tok(d, &t)) return false;
+have_token:;
     mp_realm *r = d->realm;
     switch (t.t) {
     case MPI_TOK_NIL:
@@ -553,7 +636,14 @@ read_value(dec *d, mp_value *out, bool allow_hole)
         }
         *out = mpi_value_cell(MP_OBJECT, o);
         if (!add_id(d, *out, t.at)) return false;
-        return t.n == 0 || push_frame(d, &o->h, DF_OBJECT, t.n, 0, t.at);
+        if (t.n == 0) return true;
+        if (!push_frame(d, &o->h, DF_OBJECT, t.n, 0, t.at)) return false;
+        if (d->shape_n[t.n % SHAPES] == t.n) {
+            dframe *f = mpi_stk_at(&d->stack, d->stack.len - 1);
+            f->shape = (uint8_t)(t.n % SHAPES + 1);
+            f->shape_gen = d->shape_gen[t.n % SHAPES];
+        }
+        return true;
     }
     case MPI_TOK_EXT:
         break;
@@ -564,7 +654,7 @@ read_value(dec *d, mp_value *out, bool allow_hole)
     switch (t.ext) {
     case MPI_EXT_UNDEFINED:
         if (t.n != 0) break;
-        *out = mp_undefined();
+        *out = mpi_value_simple(MP_UNDEFINED, 0);
         return true;
     case MPI_EXT_HOLE:
         if (t.n != 0) break;
@@ -685,7 +775,7 @@ read_value(dec *d, mp_value *out, bool allow_hole)
         e->h.aux = type;
         e->message = msg;
         e->stack = stack;
-        e->cause = mp_undefined();
+        e->cause = mpi_value_simple(MP_UNDEFINED, 0);
         *out = mpi_value_cell(MP_ERROR, e);
         /* Registered before its cause is read, so the cause may be itself. */
         if (!add_id(d, *out, t.at)) return false;
@@ -814,6 +904,31 @@ read_prop(dec *d, mpi_props *props, bool named_only)
     return true;
 }
 
+/* Makes an object's keys, just completed through the general path, the
+ * shape for its key count, if they can be one (see dshape). */
+static void
+record_shape(dec *d, const mpi_props *p, uint32_t n)
+{
+    if (n > SHAPE_MAX_KEYS || p->used != n || p->live != n || p->index_keys != 0) return;
+    if (!(d->shape_seen & (1u << (n % SHAPES)))) {
+        d->shape_seen |= 1u << (n % SHAPES);
+        return;
+    }
+    dshape *sh = &d->shapes[n % SHAPES];
+    d->shape_gen[n % SHAPES]++;
+    for (uint32_t i = 0; i < n; i++) {
+        mpi_string *k = p->slots[i].key;
+        if (!(k->h.flags & MPI_STR_ASCII) || k->length > 31) {
+            d->shape_n[n % SHAPES] = 0;
+            return;
+        }
+        sh->keys[i].key = k;
+        sh->keys[i].len = k->length;
+        mpi_short_words(k->u.narrow, k->length, &sh->keys[i].a, &sh->keys[i].b);
+    }
+    d->shape_n[n % SHAPES] = (uint8_t)n;
+}
+
 /* One step of the top frame: reads its next child, or pops it. */
 static bool
 step(dec *d)
@@ -823,14 +938,18 @@ step(dec *d)
     size_t at = OFF(d, d->p);
     switch (f->kind) {
     case DF_ARRAY: {
+        /* Elements are read in one step until one pushes a frame (then f
+         * may have moved: the step ends). */
         mpi_array *a = (mpi_array *)f->cell;
-        if (f->i == f->n) break;
-        f->i++;
-        mp_value v;
-        if (!read_value(d, &v, false)) return false;
-        a->elems[a->length++] = v;
-        a->count++;
-        return true;
+        while (f->i < f->n) {
+            f->i++;
+            mp_value v;
+            if (!read_value(d, &v, false)) return false;
+            a->elems[a->length++] = v;
+            a->count++;
+            if (d->stack.len != fi + 1) return true;
+        }
+        break;
     }
     case DF_ARRAY_DENSE:
     case DF_ARRAY_SPARSE: {
@@ -859,32 +978,73 @@ step(dec *d)
         f->i++;
         return read_prop(d, &a->props, true);
     }
-    case DF_OBJECT:
-        if (f->i == f->n) break;
-        f->i++;
-        return read_prop(d, &((mpi_object *)f->cell)->props, false);
+    case DF_OBJECT: {
+        /* Properties are read in one step until a value pushes a frame. */
+        mpi_object *o = (mpi_object *)f->cell;
+        uint32_t n = f->n;
+        while (f->i < n) {
+            uint32_t i = f->i++;
+            bool matched = false;
+            if (f->shape && f->shape_gen == d->shape_gen[f->shape - 1]) {
+                const dshape_key *k = &d->shapes[f->shape - 1].keys[i];
+                const uint8_t *p = d->p;
+                uint32_t len = k->len;
+                if ((size_t)(d->end - p) > len && p[0] == (0xa0 | len)) {
+                    uint64_t a, b;
+                    mpi_short_words(p + 1, len, &a, &b);
+                    matched =
+                        a == k->a && b == k->b && (len <= MPI_SHORT_EXACT || memcmp(p + 1, k->key->u.narrow, len) == 0);
+                }
+                if (matched) {
+                    d->p = p + 1 + len;
+                    mp_value v;
+                    if (!read_value(d, &v, false)) return false;
+                    /* Keys 0..i-1 came from the shape too: slot i is next. */
+                    mpi_prop *slot = &o->props.slots[i];
+                    slot->key = k->key;
+                    slot->value = v;
+                    o->props.used = o->props.live = i + 1;
+                } else {
+                    f->shape = 0;
+                }
+            }
+            if (!matched) {
+                if (!read_prop(d, &o->props, false)) return false;
+                if (i + 1 == n) record_shape(d, &o->props, n);
+            }
+            if (d->stack.len != fi + 1) return true;
+        }
+        break;
+    }
     case DF_MAP:
     case DF_SET: {
-        if (f->i == f->n) break;
-        mp_value v;
-        if (f->kind == DF_MAP && f->phase == 0) {
-            f->phase = 1;
-            if (!read_value(d, &v, false)) return false;
-            ((dframe *)mpi_stk_at(&d->stack, fi))->pending = v;
-            return true;
-        }
-        f->i++;
-        f->phase = 0;
-        mp_value key = f->pending;
+        /* Entries are read in one step until a key or value pushes a frame
+         * (a key's frame must finish before its value is read). */
         mpi_cell *c = f->cell;
-        if (!read_value(d, &v, false)) return false;
-        mpi_map *m = (mpi_map *)c;
-        uint32_t before = m->live;
-        mp_value mv = mpi_value_cell((mp_kind)c->kind, c);
-        mp_status st = c->kind == MP_MAP ? mp_map_set(mv, key, v) : mp_set_add(mv, v);
-        if (st != MP_OK) return NOMEM(d, at), false;
-        if (m->live == before) return dfail(d, MP_EDECODE, at, "duplicate Map or Set key"), false;
-        return true;
+        bool is_map = c->kind == MP_MAP;
+        while (f->i < f->n) {
+            mp_value v;
+            if (is_map && f->phase == 0) {
+                f->phase = 1;
+                if (!read_value(d, &v, false)) return false;
+                if (d->stack.len != fi + 1) {
+                    ((dframe *)mpi_stk_at(&d->stack, fi))->pending = v;
+                    return true;
+                }
+                f->pending = v;
+                at = OFF(d, d->p);
+            }
+            f->i++;
+            f->phase = 0;
+            mp_value key = f->pending;
+            if (!read_value(d, &v, false)) return false;
+            /* The table was made with room for its n entries (read_value). */
+            if (!mpi_map_add_new((mpi_map *)c, is_map ? key : v, is_map ? v : mpi_value_simple(MP_UNDEFINED, 0)))
+                return dfail(d, MP_EDECODE, at, "duplicate Map or Set key"), false;
+            if (d->stack.len != fi + 1) return true;
+            at = OFF(d, d->p);
+        }
+        break;
     }
     case DF_ERROR: {
         if (f->i == 1) break;

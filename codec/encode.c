@@ -187,7 +187,7 @@ write_string(enc *e, const mpi_string *s)
             uint8_t *p = out_reserve(e, 1 + (size_t)n);
             if (!p) return;
             p[0] = (uint8_t)(0xa0 | n);
-            memcpy(p + 1, s->u.narrow, n);
+            mpi_copy_short(p + 1, s->u.narrow, n);
             e->msg->len += 1 + (size_t)n;
             return;
         }
@@ -496,19 +496,19 @@ static void
 write_object(enc *e, mp_value v)
 {
     mpi_cell *c = v.u_.cell_;
-    uintptr_t *seen = mpi_idtab_get(&e->ids, c);
+    uintptr_t seen;
     mpi_xfer_entry *xe = NULL;
-    if (seen) {
-        if (!MPI_IS_XFER(*seen)) {
-            pack_ext_uint(e, MPI_EXT_BACKREF, (uint32_t)(*seen >> 1));
+    if (mpi_idtab_get(&e->ids, c, &seen)) {
+        if (!MPI_IS_XFER(seen)) {
+            pack_ext_uint(e, MPI_EXT_BACKREF, (uint32_t)(seen >> 1));
             return;
         }
-        xe = &e->xfer.entries[MPI_XFER_SLOT(*seen)];
+        xe = &e->xfer.entries[MPI_XFER_SLOT(seen)];
         if (e->next_id == UINT32_MAX) {
             enc_fail(e, MP_EDATACLONE, "too many objects for one message (4294967295)");
             return;
         }
-        *seen = (uintptr_t)e->next_id++ << 1;
+        mpi_idtab_replace(&e->ids, c, (uintptr_t)e->next_id++ << 1);
         if (c->kind == MP_ARRAYBUFFER) {
             pack_ext_uint(e, MPI_EXT_MOVED, (uint32_t)xe->ab_index);
             return;
@@ -630,25 +630,12 @@ write_value(enc *e, mp_value v)
 }
 
 /* The next child of the top frame, or false when the frame is done. Keys
- * of objects and named array properties are written here directly. */
+ * of named array properties are written here directly. Object frames are
+ * run by mp_serialize's loop itself. */
 static bool
 next_child(enc *e, eframe *f, mp_value *out)
 {
     switch (f->kind) {
-    case EF_OBJECT: {
-        mpi_props *p = &((mpi_object *)f->cell)->props;
-        while (f->pos < p->used && !p->slots[f->pos].key)
-            f->pos++;
-        if (f->pos >= p->used) return false;
-        f->last = f->pos;
-        /* The graph is scattered over the heap: start loading the next
-         * key and this value's cell while this key is written. */
-        if (f->pos + 1 < p->used) MPI_PREFETCH(p->slots[f->pos + 1].key);
-        if (mpi_has_cell(p->slots[f->pos].value)) MPI_PREFETCH(p->slots[f->pos].value.u_.cell_);
-        write_string(e, p->slots[f->pos].key);
-        *out = p->slots[f->pos++].value;
-        return true;
-    }
     case EF_ARRAY:
     case EF_ARRAY_HOLEY:
     case EF_ARRAY_SPARSE: {
@@ -739,6 +726,7 @@ mp_serialize(mp_value v, const mp_value *transfer, size_t n_transfer, mp_message
         enc_destroy(&e);
         return st;
     }
+    mpi_idtab_use_headers(&e.ids, e.realm);
     e.msg = mpi_message_new(alc);
     if (!e.msg) {
         enc_destroy(&e);
@@ -758,6 +746,58 @@ mp_serialize(mp_value v, const mp_value *transfer, size_t n_transfer, mp_message
     while (e.stack.len && e.fail == MP_OK && !e.oom) {
         eframe *f = mpi_stk_at(&e.stack, e.stack.len - 1);
         mp_value child;
+        if (f->kind == EF_OBJECT) {
+            /* Keys and primitive values in one run; an object value ends
+             * it (it may push a frame), as does the end of the table. */
+            mpi_props *p = &((mpi_object *)f->cell)->props;
+            bool object_next = false;
+            while (f->pos < p->used) {
+                const mpi_prop *slot = &p->slots[f->pos];
+                if (!slot->key) {
+                    f->pos++;
+                    continue;
+                }
+                if (f->pos + 1 < p->used) MPI_PREFETCH(p->slots[f->pos + 1].key);
+                f->last = f->pos++;
+                write_string(&e, slot->key);
+                if (slot->value.kind_ >= MP_OBJECT) {
+                    child = slot->value;
+                    object_next = true;
+                    break;
+                }
+                write_primitive(&e, slot->value);
+                if (e.fail != MP_OK || e.oom) break;
+            }
+            if (object_next) {
+                if (e.fail == MP_OK && !e.oom) write_value(&e, child);
+            } else if (f->pos >= p->used) {
+                e.stack.len--;
+            }
+            continue;
+        }
+        if (f->kind == EF_ARRAY) {
+            /* The same for a plain array's elements (no holes, no named
+             * properties: see write_object). */
+            mpi_array *a = (mpi_array *)f->cell;
+            bool object_next = false;
+            while (f->pos < a->length) {
+                mp_value elem = a->elems[f->pos];
+                f->last = f->pos++;
+                if (elem.kind_ >= MP_OBJECT) {
+                    child = elem;
+                    object_next = true;
+                    break;
+                }
+                write_primitive(&e, elem);
+                if (e.fail != MP_OK || e.oom) break;
+            }
+            if (object_next) {
+                if (e.fail == MP_OK && !e.oom) write_value(&e, child);
+            } else if (f->pos >= a->length) {
+                e.stack.len--;
+            }
+            continue;
+        }
         if (!next_child(&e, f, &child)) {
             e.stack.len--;
             continue;

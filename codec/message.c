@@ -212,7 +212,7 @@ mpi_stk_grow(mpi_stk *s)
 }
 
 static void
-idt_insert(mpi_idt_slot *slots, size_t cap, const void *key, uintptr_t val)
+idt_insert(mpi_idt_slot *slots, size_t cap, const mpi_cell *key, uintptr_t val)
 {
     size_t mask = cap - 1;
     size_t i = mpi_idt_hash(key) & mask;
@@ -223,7 +223,7 @@ idt_insert(mpi_idt_slot *slots, size_t cap, const void *key, uintptr_t val)
 }
 
 mp_status
-mpi_idtab_put(mpi_idtab *t, const void *key, uintptr_t val)
+mpi_idtab_put_slow(mpi_idtab *t, const mpi_cell *key, uintptr_t val)
 {
     if (MPI_LIKELY(!t->slots && t->n < MPI_IDT_SMALL)) {
         t->small[t->n].k = key;
@@ -250,6 +250,20 @@ mpi_idtab_put(mpi_idtab *t, const void *key, uintptr_t val)
     idt_insert(t->slots, t->cap, key, val);
     t->n++;
     return MP_OK;
+}
+
+void
+mpi_idtab_destroy(mpi_idtab *t)
+{
+    for (size_t i = 0; i < t->marked.len; i++)
+        (*(mpi_cell **)mpi_stk_at(&t->marked, i))->gray = NULL;
+    mpi_stk_destroy(&t->marked);
+    if (t->hdr) t->hdr->walking = false;
+    t->hdr = NULL;
+    if (t->slots) mpi_free(t->alc, t->slots);
+    t->slots = NULL;
+    t->n = 0;
+    t->cap = 0;
 }
 
 mp_status
@@ -309,7 +323,8 @@ mpi_xfer_prepare(mpi_xfer *x, mp_realm **realm, const mp_value *transfer, size_t
     for (size_t i = 0; i < n; i++) {
         mpi_cell *c = transfer[i].u_.cell_;
         snprintf(path, sizeof path, "transfer[%zu]", i);
-        if (mpi_idtab_get(ids, c)) {
+        uintptr_t seen;
+        if (mpi_idtab_get(ids, c, &seen)) {
             mpi_xfer_destroy(x);
             mpi_idtab_destroy(ids);
             mpi_idtab_init(ids, alc);

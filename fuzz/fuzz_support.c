@@ -317,12 +317,15 @@ mpf_reserve_term(const uint8_t *bytes, size_t len, const mp_decode_limits *lim)
      * stream, so every ext is met; it stops where the token reader stops,
      * as the decoder does. */
     const uint8_t *p = bytes, *end = bytes + len;
-    size_t total = 0;
+    size_t total = 0, reserved = 0;
     mpi_tok t;
     while (p < end && mpi_tok_next(&p, end, &t) == MPI_TOKE_OK) {
         if (t.t != MPI_TOK_EXT || t.ext != MPI_EXT_ARRAYBUFFER || t.n < 9 || !(t.data[0] & MPI_ABF_RESIZABLE)) continue;
         uint64_t max = mpi_le64(t.data + 1), carried = t.n - 9u;
-        if (max < carried || max - carried > lim->max_reserve || max > lim->max_buffer_length) continue; /* refused */
+        /* max_reserve is one budget for the whole message. */
+        if (max < carried || max - carried > lim->max_reserve - reserved || max > lim->max_buffer_length)
+            continue; /* refused */
+        reserved += (size_t)(max - carried);
         total += (size_t)(max - carried) + (max >= MPI_HUGE_THRESHOLD ? MPI_HUGE_THRESHOLD : 0);
     }
     return total;

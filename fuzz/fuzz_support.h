@@ -77,8 +77,7 @@ void mpf_alloc_reset_peak(void);
 
 /* The decoder's memory bound of codec/FORMAT.md section 5: decoding n
  * bytes peaks at most at K n + C + mpf_reserve_term() bytes above what was
- * live before. The numbers are tests/test_decode_bounds.c's BOUND_K and
- * BOUND_C: keep them in step. */
+ * live before; tests/test_decode_bounds.c checks the same numbers. */
 #define MPF_DECODE_BOUND_K 400u
 #define MPF_DECODE_BOUND_C ((size_t)128 << 10)
 /* What the resizable ArrayBuffer exts of bytes[0..len) may reserve beyond

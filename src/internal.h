@@ -117,7 +117,40 @@ struct mp_realm {
      * freeing any cell. */
     void *codec_state;
     void (*codec_free)(mp_realm *realm);
+    /* An encode or clone is walking this realm's values and keeps its
+     * identity marks in their cells' `gray` fields (codec/codec_internal.h,
+     * mpi_idtab); mp_realm_collect, which needs those fields, then does
+     * nothing (it could only run from a host hook, inside the walk). */
+    bool walking;
 };
+
+/* memcpy for the short strings most messages are made of: overlapping
+ * word copies inline up to 16 bytes instead of a call. */
+static inline void
+mpi_copy_short(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, src, 8);
+        memcpy(&b, src + n - 8, 8);
+        memcpy(dst, &a, 8);
+        memcpy(dst + n - 8, &b, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, src, 4);
+        memcpy(&b, src + n - 4, 4);
+        memcpy(dst, &a, 4);
+        memcpy(dst + n - 4, &b, 4);
+    } else if (n < 4) {
+        if (n) {
+            dst[0] = src[0];
+            dst[n / 2] = src[n / 2];
+            dst[n - 1] = src[n - 1];
+        }
+    } else {
+        memcpy(dst, src, n);
+    }
+}
 
 /* Realm allocation: every byte a value holds goes through these, so the
  * realm's byte count stays exact. The arena itself is in src/value/realm.c;
@@ -186,6 +219,16 @@ mpi_realm_dealloc(mp_realm *r, void *p, size_t n)
         return;
     }
     mpi_realm_dealloc_slow(r, p, n);
+}
+
+/* True for a block mpi_realm_alloc took straight from the allocator (too
+ * large for a chunk), which must be freed on its own. */
+static inline bool
+mpi_block_is_large(const void *p)
+{
+    mpi_chunk *c;
+    memcpy(&c, (const uint8_t *)p - MPI_BLOCK_PREFIX, sizeof c);
+    return c == NULL;
 }
 
 /* A cell of `size` bytes with its header filled and linked into the realm;
@@ -304,7 +347,7 @@ mpi_string_new_ascii(mp_realm *r, const uint8_t *bytes, uint32_t len)
     if (MPI_UNLIKELY(!s)) return NULL;
     s->h.flags = MPI_STR_ASCII;
     s->length = len;
-    if (len) memcpy(s->u.narrow, bytes, len);
+    mpi_copy_short(s->u.narrow, bytes, len);
     s->u.narrow[len] = 0; /* the NUL after narrow units */
     return s;
 }
@@ -453,6 +496,12 @@ mp_status mpi_props_set(mp_realm *r, mpi_props *p, mpi_string *key, mp_value val
  * absent; if present, sets *dup and leaves the table unchanged. */
 mp_status mpi_props_add(mp_realm *r, mpi_props *p, mpi_string *key, mp_value value, bool *dup);
 
+/* For builders that made m with room for every entry they add (used <
+ * cap, index allocated): adds key -> value (Sets: value unused) in one hash
+ * and one probe, or returns false, changing nothing, if an equal key
+ * (SameValueZero) is there. key and value must be of m's realm. */
+bool mpi_map_add_new(mpi_map *m, mp_value key, mp_value value);
+
 /* Map hashing and SameValueZero, shared with the codec (duplicate keys). */
 uint32_t mpi_hash_same_value_zero(mp_value v);
 bool mpi_same_value_zero(mp_value a, mp_value b);
@@ -463,7 +512,8 @@ bool mpi_same_value_zero(mp_value a, mp_value b);
  * fill. Equal inputs hash alike in every realm and thread. Thread-safe. */
 uint32_t mpi_hash_u64(uint64_t x);
 uint32_t mpi_hash_words(uint64_t seed, const uint64_t *words, size_t n);
-/* Over UTF-16 code units: pass narrow (one byte per unit) or wide. */
+/* Over a string's code units: pass narrow (one byte per unit) or wide.
+ * Equal unit sequences hash alike whichever way they are stored. */
 uint32_t mpi_hash_units(const uint8_t *narrow, const uint16_t *wide, size_t n);
 
 /* ---- pointer-keyed hash map (src/util/ptrmap.c) --------------------------- */

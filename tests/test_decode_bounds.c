@@ -1,15 +1,16 @@
 /* The decoder's memory bound on hostile input (codec/FORMAT.md, section 5):
  * decoding n bytes under the default limits allocates at most
  *
- *     BOUND_K * n + BOUND_C + reserve
+ *     MPF_DECODE_BOUND_K * n + MPF_DECODE_BOUND_C + reserve
  *
  * bytes at peak, counted through the allocator of the realm and of the
  * message (the realm's arena chunks and large blocks, byte stores, the
  * decoder's work stacks), above what was live before the call (the
  * message's own copy of the input). `reserve` is the one allocation the
  * input does not pay for: each resizable ArrayBuffer ext reserves its
- * maximum length minus the bytes it carries (at most max_reserve), plus the
- * 2 MiB huge-page alignment a store of 2 MiB or more gets.
+ * maximum length minus the bytes it carries (all of them together at most
+ * max_reserve), plus the 2 MiB huge-page alignment a store of 2 MiB or
+ * more gets.
  *
  * Measured over every file of fuzz/corpus/{decode,roundtrip} and over
  * crafted worst cases, whole and truncated (a failed decode peaks before
@@ -23,20 +24,19 @@
 #include <string.h>
 
 #include "codec_internal.h"
+#include "fuzz_support.h"
 #include "testutil.h"
 #include "token.h"
 
-/* The bound, quoted in codec/FORMAT.md section 5 and used by fuzz_decode
- * (fuzz/fuzz_support.h, MPF_DECODE_BOUND_K/C): keep the three in step.
+/* The bound, MPF_DECODE_BOUND_K and _C (fuzz/fuzz_support.h, shared with
+ * fuzz_decode), is quoted in codec/FORMAT.md section 5: keep them in step.
  * The densest input is a chain of one-element arrays (91 91 91 ...): each
  * byte makes an array cell (112 bytes in the arena), a one-slot element
  * vector (24), a work-stack frame (48) and an id slot (16), and right
  * after the stacks double, while the frame stack moves, 2 ids and 3
  * frames per open array: 312 bytes per input byte, measured at depth
- * 2^17 + 1. BOUND_K leaves room for layout changes; BOUND_C covers the
+ * 2^17 + 1. MPF_DECODE_BOUND_K leaves room for layout changes; MPF_DECODE_BOUND_C covers the
  * first 64 KiB arena chunk and the fixed per-decode allocations. */
-#define BOUND_K 400u
-#define BOUND_C ((size_t)128 << 10)
 
 typedef struct measured {
     mp_status status;
@@ -49,26 +49,7 @@ typedef struct measured {
 static double g_worst_ratio; /* (peak - reserve) / n, inputs of 64 KiB or more */
 static char g_worst_name[128];
 static size_t g_inputs;
-static size_t g_worst_constant; /* max(peak - reserve - BOUND_K n): the part of BOUND_C used */
-
-/* The reserve term: a flat pass over the tokens (an ext's children follow
- * it in the stream, so every ext is met) adding, for each resizable
- * ARRAYBUFFER ext the decoder would accept, what it reserves beyond its
- * carried bytes. Stops where the token reader stops, as the decoder does. */
-static size_t
-reserve_term(const uint8_t *p, size_t n, const mp_decode_limits *lim)
-{
-    const uint8_t *q = p, *end = p + n;
-    size_t total = 0;
-    mpi_tok t;
-    while (q < end && mpi_tok_next(&q, end, &t) == MPI_TOKE_OK) {
-        if (t.t != MPI_TOK_EXT || t.ext != MPI_EXT_ARRAYBUFFER || t.n < 9 || !(t.data[0] & MPI_ABF_RESIZABLE)) continue;
-        uint64_t max = mpi_le64(t.data + 1), len = t.n - 9u;
-        if (max < len || max - len > lim->max_reserve || max > lim->max_buffer_length) continue; /* refused */
-        total += (size_t)(max - len) + (max >= MPI_HUGE_THRESHOLD ? MPI_HUGE_THRESHOLD : 0);
-    }
-    return total;
-}
+static size_t g_worst_constant; /* max(peak - reserve - MPF_DECODE_BOUND_K n): the part of MPF_DECODE_BOUND_C used */
 
 static measured
 measure_with(const uint8_t *bytes, size_t n, const mp_decode_limits *lim)
@@ -88,7 +69,7 @@ measure_with(const uint8_t *bytes, size_t n, const mp_decode_limits *lim)
     mp_decode_limits defaults = mp_decode_limits_default();
     out.status = mp_deserialize(m, r, lim, &v, &err);
     out.peak = (size_t)(atomic_load(&a.peak_bytes) - before);
-    out.reserve = reserve_term(bytes, n, lim ? lim : &defaults);
+    out.reserve = mpf_reserve_term(bytes, n, lim ? lim : &defaults);
     mp_realm_free(r);
     CU_ASSERT_EQUAL(atomic_load(&a.live_bytes), 0); /* nothing outlives the realm and the message */
     return out;
@@ -99,14 +80,14 @@ static void
 check(const char *name, const uint8_t *bytes, size_t n, const mp_decode_limits *lim)
 {
     measured m = measure_with(bytes, n, lim);
-    size_t bound = (size_t)BOUND_K * n + BOUND_C + m.reserve;
+    size_t bound = (size_t)MPF_DECODE_BOUND_K * n + MPF_DECODE_BOUND_C + m.reserve;
     g_inputs++;
     if (m.peak > bound) {
         fprintf(stderr, "\n  %s: %zu input bytes (%s) peaked at %zu bytes, over the bound %zu (reserve %zu)\n", name, n,
                 mp_strerror(m.status), m.peak, bound, m.reserve);
     }
     CU_ASSERT(m.peak <= bound);
-    size_t linear = (size_t)BOUND_K * n + m.reserve;
+    size_t linear = (size_t)MPF_DECODE_BOUND_K * n + m.reserve;
     if (m.peak > linear && m.peak - linear > g_worst_constant) g_worst_constant = m.peak - linear;
     if (n >= ((size_t)64 << 10)) {
         double ratio = (double)(m.peak - (m.peak > m.reserve ? m.reserve : m.peak)) / (double)n;
@@ -524,9 +505,9 @@ test_maps_and_sets(void)
     done(&b, "Set of 65,537 numbers");
 }
 
-/* Resizable ArrayBuffers reserve their maximum up front: bounded per
- * buffer by max_reserve, not by the input. The bound holds with the
- * reserve term, and the term is what it costs. */
+/* Resizable ArrayBuffers reserve their maximum up front: bounded by
+ * max_reserve for the whole message, not by the input. The bound holds
+ * with the reserve term, and the term is what it costs. */
 static void
 test_resizable_reserve(void)
 {
@@ -554,6 +535,21 @@ test_resizable_reserve(void)
     CU_ASSERT_EQUAL(m.reserve, 0);
     CU_ASSERT(m.peak < 8192);
     free(b.p);
+
+    /* Sixteen 12-byte exts each asking for the whole default budget (64
+     * MiB): the first gets it, the second is refused, so 196 bytes cannot
+     * make the decoder reserve a gigabyte. */
+    b = msg();
+    array32(&b, 16);
+    for (int i = 0; i < 16; i++) {
+        put(&b, "\xc7\x09\x0b\x01", 4);
+        put_le64(&b, mp_decode_limits_default().max_reserve);
+    }
+    m = measure_with(b.p, b.n, NULL);
+    CU_ASSERT_EQUAL(m.status, MP_ELIMIT);
+    CU_ASSERT_EQUAL(m.reserve, mp_decode_limits_default().max_reserve + MPI_HUGE_THRESHOLD);
+    CU_ASSERT(m.peak <= m.reserve + MPF_DECODE_BOUND_C);
+    free(b.p);
 }
 
 /* The measurement itself can fail: an input charged for its declared
@@ -572,7 +568,7 @@ test_measure_sees_allocations(void)
     measured m = measure_with(b.p, b.n, NULL);
     CU_ASSERT_EQUAL(m.status, MP_OK);
     CU_ASSERT(m.peak >= len);
-    CU_ASSERT(m.peak <= (size_t)BOUND_K * b.n + BOUND_C);
+    CU_ASSERT(m.peak <= (size_t)MPF_DECODE_BOUND_K * b.n + MPF_DECODE_BOUND_C);
     free(b.p);
 }
 
@@ -582,9 +578,9 @@ test_report(void)
     fprintf(stderr,
             "\n  %zu inputs within %u n + %zu + reserve; worst (peak - reserve) / n for n >= 64 KiB: %.1f, %s;"
             " most of the constant used: %zu\n",
-            g_inputs, BOUND_K, BOUND_C, g_worst_ratio, g_worst_name, g_worst_constant);
+            g_inputs, MPF_DECODE_BOUND_K, MPF_DECODE_BOUND_C, g_worst_ratio, g_worst_name, g_worst_constant);
     CU_ASSERT(g_inputs > 50);
-    CU_ASSERT(g_worst_ratio <= BOUND_K);
+    CU_ASSERT(g_worst_ratio <= MPF_DECODE_BOUND_K);
 }
 
 int

@@ -108,18 +108,20 @@ MP_API mp_status mp_serialize(mp_value v, const mp_value *transfer, size_t n_tra
 
 /* Bounds for decoding untrusted bytes. Whatever the limits, the decoder
  * returns for any input, uses a constant amount of C stack, and allocates
- * O(input size): at worst about 200 bytes per input byte (each 1-byte
- * msgpack container becomes a value cell, a work-stack frame and an id
- * slot), plus what max_reserve allows. Bound total memory with max_bytes. */
+ * at most 400 bytes per input byte + 128 KiB (each 1-byte msgpack
+ * container becomes a value cell, a work-stack frame and an id slot), plus
+ * what max_reserve allows (codec/FORMAT.md section 5 derives the bound).
+ * Bound total memory with max_bytes and max_reserve. */
 typedef struct mp_decode_limits {
     size_t max_depth;         /* open containers at once */
     size_t max_bytes;         /* size of the encoded message */
     size_t max_objects;       /* values with identity (objects, arrays, buffers, ...) */
     size_t max_string_length; /* bytes of one encoded string (UTF-8, or UTF-16 payload) */
     size_t max_buffer_length; /* byte length (and maximum, if resizable) of one copied ArrayBuffer */
-    size_t max_reserve;       /* bytes a resizable ArrayBuffer may reserve beyond the
-                               * bytes the message carries for it: the only
-                               * allocation not paid for by input bytes */
+    size_t max_reserve;       /* bytes the resizable ArrayBuffers of one message may
+                               * reserve, all together, beyond the bytes the
+                               * message carries for them: the only allocation
+                               * not paid for by input bytes */
 } mp_decode_limits;
 
 /* Defaults: depth 10,000,000, bytes, objects, string and buffer lengths

@@ -92,7 +92,9 @@ MP_API void mp_realm_free(mp_realm *realm);
  * kinds; primitives are ignored). Values that are freed must not be used
  * again; freed ports are closed. NULL realm is a no-op. Cannot fail:
  * marking uses memory reserved as the realm grows. Runs in time linear in
- * the realm's size with no recursion. */
+ * the realm's size with no recursion. Does nothing when called (from a
+ * host type's hook) while the realm is being serialized or cloned: the
+ * walk still uses its values. */
 MP_API void mp_realm_collect(mp_realm *realm, const mp_value *roots, size_t n);
 
 /* Small values are carved from 64 KiB chunks of the realm's allocator

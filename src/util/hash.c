@@ -26,8 +26,8 @@ hash_key_init(void)
     /* No entropy yet (early boot): fall back to what varies per process. */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)&ts ^
-                 (uint64_t)(uintptr_t)&hash_key;
+    uint64_t x =
+        (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)&ts ^ (uint64_t)(uintptr_t)&hash_key;
     hash_key[0] = splitmix64(&x);
     hash_key[1] = splitmix64(&x);
 }
@@ -101,28 +101,57 @@ mpi_hash_words(uint64_t seed, const uint64_t *words, size_t n)
 {
     sip s = sip_start();
     sip_word(&s, seed);
-    for (size_t i = 0; i < n; i++) sip_word(&s, words[i]);
+    for (size_t i = 0; i < n; i++)
+        sip_word(&s, words[i]);
     return sip_finish(&s, 0, (uint64_t)(n + 1) * 8);
 }
 
-/* The message is the string's UTF-16 code units, little-endian, whether it
- * is stored one byte or two bytes per unit, so equal strings hash alike. */
-uint32_t
-mpi_hash_units(const uint8_t *narrow, const uint16_t *wide, size_t n)
+/* The message is the string's Latin-1 bytes when every unit fits in a
+ * byte (eight per word), else its UTF-16 code units little-endian (four per
+ * word). A wide string whose units all fit a byte hashes as the narrow one
+ * with those bytes, so equal strings hash alike however they are stored. */
+static uint32_t
+hash_bytes(const uint8_t *p, size_t n)
 {
     sip s = sip_start();
     size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        uint64_t m;
-        if (narrow)
-            m = (uint64_t)narrow[i] | (uint64_t)narrow[i + 1] << 16 | (uint64_t)narrow[i + 2] << 32 |
-                (uint64_t)narrow[i + 3] << 48;
-        else
-            m = (uint64_t)wide[i] | (uint64_t)wide[i + 1] << 16 | (uint64_t)wide[i + 2] << 32 |
-                (uint64_t)wide[i + 3] << 48;
-        sip_word(&s, m);
+    for (; i + 8 <= n; i += 8) {
+        const uint8_t *q = p + i; /* little-endian, which compilers make one load */
+        sip_word(&s, (uint64_t)q[0] | (uint64_t)q[1] << 8 | (uint64_t)q[2] << 16 | (uint64_t)q[3] << 24 |
+                         (uint64_t)q[4] << 32 | (uint64_t)q[5] << 40 | (uint64_t)q[6] << 48 | (uint64_t)q[7] << 56);
     }
     uint64_t tail = 0;
-    for (unsigned k = 0; i < n; i++, k++) tail |= (uint64_t)(narrow ? narrow[i] : wide[i]) << (16 * k);
+    for (unsigned k = 0; i < n; i++, k++)
+        tail |= (uint64_t)p[i] << (8 * k);
+    return sip_finish(&s, tail, (uint64_t)n);
+}
+
+uint32_t
+mpi_hash_units(const uint8_t *narrow, const uint16_t *wide, size_t n)
+{
+    if (narrow) return hash_bytes(narrow, n);
+    bool fits = true;
+    for (size_t i = 0; i < n && fits; i++)
+        fits = wide[i] <= 0xff;
+    sip s = sip_start();
+    size_t i = 0;
+    if (fits) {
+        for (; i + 8 <= n; i += 8) {
+            uint64_t m = 0;
+            for (unsigned k = 0; k < 8; k++)
+                m |= (uint64_t)wide[i + k] << (8 * k);
+            sip_word(&s, m);
+        }
+        uint64_t tail = 0;
+        for (unsigned k = 0; i < n; i++, k++)
+            tail |= (uint64_t)wide[i] << (8 * k);
+        return sip_finish(&s, tail, (uint64_t)n);
+    }
+    for (; i + 4 <= n; i += 4)
+        sip_word(&s, (uint64_t)wide[i] | (uint64_t)wide[i + 1] << 16 | (uint64_t)wide[i + 2] << 32 |
+                         (uint64_t)wide[i + 3] << 48);
+    uint64_t tail = 0;
+    for (unsigned k = 0; i < n; i++, k++)
+        tail |= (uint64_t)wide[i] << (16 * k);
     return sip_finish(&s, tail, (uint64_t)n * 2);
 }

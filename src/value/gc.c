@@ -1,7 +1,7 @@
 /* Per-kind cell sizes, destruction, child enumeration, and mark-sweep
  * collection with an intrusive gray stack (no allocation, no recursion). */
-#include "value_internal.h"
 #include "../port/port_internal.h"
+#include "value_internal.h"
 
 size_t
 mpi_cell_size(const mpi_cell *c)
@@ -47,17 +47,29 @@ mpi_cell_size(const mpi_cell *c)
     }
 }
 
+/* Frees a block of a cell being destroyed; when the whole realm is being
+ * emptied (all), only large blocks are freed one by one: the chunks go
+ * afterwards, at once (mpi_realm_reset_arena). */
+static inline void
+drop_block(mp_realm *r, void *p, size_t n, bool all)
+{
+    if (!all)
+        mpi_realm_dealloc(r, p, n);
+    else if (p && mpi_block_is_large(p))
+        mpi_realm_dealloc_slow(r, p, n);
+}
+
 /* A property table's vectors, freed with the cell that holds it (unlike
  * mpi_props_destroy, the table is not reset: nobody sees it again). */
 static inline void
-props_free(mp_realm *r, mpi_props *p)
+props_free(mp_realm *r, mpi_props *p, bool all)
 {
-    mpi_realm_dealloc(r, p->slots, (size_t)p->cap * sizeof(mpi_prop));
-    mpi_realm_dealloc(r, p->hash, (size_t)p->hash_cap * sizeof(uint32_t));
+    drop_block(r, p->slots, (size_t)p->cap * sizeof(mpi_prop), all);
+    drop_block(r, p->hash, (size_t)p->hash_cap * sizeof(uint32_t), all);
 }
 
-void
-mpi_cell_destroy(mp_realm *r, mpi_cell *c)
+static inline void
+cell_free(mp_realm *r, mpi_cell *c, bool all)
 {
     /* The size is worked out in the same switch (a second one through
      * mpi_cell_size cost as much as the rest, per cell, when a collection
@@ -68,24 +80,24 @@ mpi_cell_destroy(mp_realm *r, mpi_cell *c)
         size = mpi_string_size(((mpi_string *)c)->length, (c->flags & MPI_STR_WIDE) != 0);
         break;
     case MP_OBJECT:
-        props_free(r, &((mpi_object *)c)->props);
+        props_free(r, &((mpi_object *)c)->props, all);
         size = sizeof(mpi_object);
         break;
     case MP_ARRAY: {
         mpi_array *a = (mpi_array *)c;
         if (c->flags & MPI_ARRAY_SPARSE)
-            mpi_realm_dealloc(r, a->sparse, (size_t)a->cap * sizeof(mpi_sparse_elem));
+            drop_block(r, a->sparse, (size_t)a->cap * sizeof(mpi_sparse_elem), all);
         else
-            mpi_realm_dealloc(r, a->elems, (size_t)a->cap * sizeof(mp_value));
-        props_free(r, &a->props);
+            drop_block(r, a->elems, (size_t)a->cap * sizeof(mp_value), all);
+        props_free(r, &a->props, all);
         size = sizeof(mpi_array);
         break;
     }
     case MP_MAP:
     case MP_SET: {
         mpi_map *m = (mpi_map *)c;
-        mpi_realm_dealloc(r, m->entries, (size_t)m->cap * sizeof(mpi_map_entry));
-        mpi_realm_dealloc(r, m->index, (size_t)m->index_cap * sizeof(uint32_t));
+        drop_block(r, m->entries, (size_t)m->cap * sizeof(mpi_map_entry), all);
+        drop_block(r, m->index, (size_t)m->index_cap * sizeof(uint32_t), all);
         size = sizeof(mpi_map);
         break;
     }
@@ -108,7 +120,13 @@ mpi_cell_destroy(mp_realm *r, mpi_cell *c)
         break;
     }
     r->cell_count--;
-    mpi_realm_dealloc(r, c, size);
+    drop_block(r, c, size, all);
+}
+
+void
+mpi_cell_destroy(mp_realm *r, mpi_cell *c)
+{
+    cell_free(r, c, false);
 }
 
 static void
@@ -187,6 +205,7 @@ mpi_cell_children(mpi_cell *c, mpi_child_fn fn, void *ctx)
 typedef struct mark_ctx {
     mp_realm *realm;
     mpi_cell *stack; /* top of the gray stack, linked through cell->gray */
+    size_t marked;
 } mark_ctx;
 
 static inline void
@@ -196,6 +215,7 @@ gray(mark_ctx *m, mpi_cell *c)
      * referenced anyway, but roots may name them). */
     if (!c || c->marked || c->realm != m->realm) return;
     c->marked = 1;
+    m->marked++;
     c->gray = m->stack;
     m->stack = c;
 }
@@ -209,8 +229,11 @@ gray_child(void *ctx, mp_value v)
 void
 mp_realm_collect(mp_realm *realm, const mp_value *roots, size_t n)
 {
-    if (!realm) return;
-    mark_ctx m = {realm, NULL};
+    /* Called from a host hook while the codec walks this realm: the walk
+     * holds its marks in the cells' gray fields and references values the
+     * roots may not reach. Nothing is freed until it is over. */
+    if (!realm || realm->walking) return;
+    mark_ctx m = {realm, NULL, 0};
     for (size_t i = 0; i < n; i++)
         gray(&m, mpi_cell_of(roots[i]));
     while (m.stack) {
@@ -218,6 +241,19 @@ mp_realm_collect(mp_realm *realm, const mp_value *roots, size_t n)
         m.stack = c->gray;
         c->gray = NULL;
         mpi_cell_children(c, gray_child, &m);
+    }
+    if (m.marked == 0) {
+        /* Nothing survives (a realm emptied between messages): free what
+         * lives outside the chunks cell by cell, then the chunks at once. */
+        mpi_cell *c = realm->cells;
+        while (c) {
+            mpi_cell *next = c->next;
+            cell_free(realm, c, true);
+            c = next;
+        }
+        realm->cells = NULL;
+        mpi_realm_reset_arena(realm);
+        return;
     }
     mpi_cell **link = &realm->cells;
     while (*link) {

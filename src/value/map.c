@@ -182,6 +182,25 @@ table_put(mpi_map *m, mp_value key, mp_value value)
     return MP_OK;
 }
 
+bool
+mpi_map_add_new(mpi_map *m, mp_value key, mp_value value)
+{
+    if (key.kind_ == MP_NUMBER && key.u_.number_ == 0) key.u_.number_ = 0.0; /* -0 -> +0 */
+    uint32_t mask = m->index_cap - 1;
+    uint32_t b = mpi_hash_same_value_zero(key) & mask;
+    uint32_t e;
+    while ((e = m->index[b]) != 0) {
+        if (e != UINT32_MAX && mpi_same_value_zero(m->entries[e - 1].key, key)) return false;
+        b = (b + 1) & mask;
+    }
+    e = m->used++;
+    m->entries[e].key = key;
+    m->entries[e].value = value;
+    m->live++;
+    m->index[b] = e + 1;
+    return true;
+}
+
 static mp_status
 table_delete(mpi_map *m, mp_value key)
 {

@@ -19,6 +19,7 @@ mp_realm_new(const mp_allocator *alc, mp_realm **out)
     r->chunks = NULL;
     r->codec_state = NULL;
     r->codec_free = NULL;
+    r->walking = false;
     *out = r;
     return MP_OK;
 }
@@ -36,7 +37,8 @@ mp_realm_free(mp_realm *realm)
         mpi_cell_destroy(realm, c);
         c = next;
     }
-    while (realm->chunks) chunk_free(realm, realm->chunks);
+    while (realm->chunks)
+        chunk_free(realm, realm->chunks);
     mp_allocator a = realm->alc;
     mpi_free(&a, realm);
 }
@@ -181,6 +183,24 @@ mpi_realm_dealloc_slow(mp_realm *r, void *p, size_t n)
     } else if (c == r->chunk && base + b == c->bump) {
         c->bump = base; /* the newest block: give its space back */
     }
+}
+
+void
+mpi_realm_reset_arena(mp_realm *r)
+{
+    mpi_chunk *keep = r->chunk;
+    mpi_chunk *c = r->chunks;
+    while (c) {
+        mpi_chunk *next = c->next;
+        if (c != keep) chunk_free(r, c);
+        c = next;
+    }
+    if (keep) {
+        keep->live = 0;
+        keep->bump = chunk_data(keep);
+        r->chunk = keep;
+    }
+    r->bytes = 0;
 }
 
 void *

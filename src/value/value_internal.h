@@ -48,6 +48,11 @@ size_t mpi_cell_size(const mpi_cell *c);
 /* Frees a cell and everything it owns, without unlinking it. */
 void mpi_cell_destroy(mp_realm *r, mpi_cell *c);
 
+/* After every cell of r was freed with mpi_cell_release (which freed only
+ * the large blocks): gives back every chunk but the current one, which is
+ * emptied, and sets the byte count to 0. */
+void mpi_realm_reset_arena(mp_realm *r);
+
 /* Undoes the mpi_cell_new that made c, which must still be the newest
  * cell of r (a failed call frees what it allocated). */
 static inline void
