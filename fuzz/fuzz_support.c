@@ -1,6 +1,7 @@
 /* See fuzz_support.h. */
 #include "fuzz_support.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,6 +307,41 @@ mpf_skip_known_bug(unsigned mode, const uint8_t *bytes, size_t len)
      * codec/decode.c; its reproducer stays in the corpus as
      * crash-4a0a19218e082a343a1b17e5333409af9d98f0f5.) */
     return false;
+}
+
+/* ---- files ---------------------------------------------------------------------- */
+
+uint8_t *
+mpf_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, n = 0;
+    uint8_t *buf = malloc(cap);
+    while (buf) {
+        if (n == cap) {
+            uint8_t *nb = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                errno = ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t k = fread(buf + n, 1, cap - n, f);
+        n += k;
+        if (k == 0) break;
+    }
+    if (buf && ferror(f)) {
+        free(buf);
+        buf = NULL;
+        errno = EIO;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
 }
 
 /* ---- the memory bound ------------------------------------------------------------- */

@@ -75,6 +75,10 @@ size_t mpf_alloc_peak(void);
 /* Sets the peak to the bytes live now. */
 void mpf_alloc_reset_peak(void);
 
+/* Reads a whole file into a buffer from malloc (free() it), *len bytes;
+ * NULL with errno set if it cannot be opened or read. */
+uint8_t *mpf_read_file(const char *path, size_t *len);
+
 /* The decoder's memory bound of codec/FORMAT.md section 5: decoding n
  * bytes peaks at most at K n + C + mpf_reserve_term() bytes above what was
  * live before; tests/test_decode_bounds.c checks the same numbers. */

@@ -16,38 +16,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fuzz_support.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int
 run_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    size_t len = 0;
+    uint8_t *buf = mpf_read_file(path, &len);
+    if (!buf) {
         fprintf(stderr, "replay: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    size_t cap = 4096, len = 0;
-    uint8_t *buf = malloc(cap);
-    while (buf) {
-        if (len == cap) {
-            uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t k = fread(buf + len, 1, cap - len, f);
-        len += k;
-        if (k == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        fprintf(stderr, "replay: %s: could not read\n", path);
-        free(buf);
         return -1;
     }
     fprintf(stderr, "replay: %s (%zu bytes)\n", path, len);

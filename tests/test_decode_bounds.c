@@ -110,33 +110,6 @@ check_and_cut(const char *name, const uint8_t *bytes, size_t n)
 
 /* ---- the corpus --------------------------------------------------------------- */
 
-static uint8_t *
-read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0;
-    uint8_t *buf = malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        if (k == 0) break;
-        n += k;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
 /* Every file of fuzz/corpus/<which>/ (found from this source file's path);
  * byte 0 of each is the fuzz targets' mode byte, the rest the message,
  * decoded here from bytes alone under the default limits. */
@@ -157,7 +130,7 @@ corpus(const char *which)
         char path[8192];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         size_t len;
-        uint8_t *bytes = read_file(path, &len);
+        uint8_t *bytes = mpf_read_file(path, &len);
         CU_ASSERT_PTR_NOT_NULL(bytes);
         if (!bytes) continue;
         if (len > 1) check(e->d_name, bytes + 1, len - 1, NULL);

@@ -41,4 +41,8 @@ typedef struct mpd_pack_result {
  * ran out). */
 int mpd_pack(const char *text, size_t len, uint8_t **out, size_t *out_len, mpd_pack_result *res);
 
+/* Reads f to its end into a buffer from malloc (free() it), *len bytes.
+ * NULL with errno set on a read error or when memory runs out. */
+uint8_t *mpd_read_all(FILE *f, size_t *len);
+
 #endif

@@ -57,37 +57,6 @@ static const char usage_text[] = "NAME\n"
                                  "    msgport-dump --pack --check -o hand.bin hand.txt\n";
 
 /* Reads a whole stream; NULL (errno set) on failure. */
-static uint8_t *
-read_all(FILE *f, size_t *len)
-{
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap);
-    if (!buf) return NULL;
-    for (;;) {
-        if (n == cap) {
-            uint8_t *b = cap <= SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
-            if (!b) {
-                free(buf);
-                errno = ENOMEM;
-                return NULL;
-            }
-            buf = b;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    if (ferror(f)) {
-        int e = errno;
-        free(buf);
-        errno = e ? e : EIO;
-        return NULL;
-    }
-    *len = n;
-    return buf;
-}
-
 /* Decodes the bytes into a new realm and prints the value, each line
  * prefixed with `prefix`, to `out`. Returns 0 if it decodes, 1 if not, 2
  * if msgport could not even start (memory). */
@@ -193,7 +162,7 @@ main(int argc, char **argv)
     }
     const char *in_name = in == stdin ? "standard input" : in_path;
     size_t len = 0;
-    uint8_t *input = read_all(in, &len);
+    uint8_t *input = mpd_read_all(in, &len);
     int read_errno = errno;
     if (in != stdin) fclose(in);
     if (!input) {

@@ -619,19 +619,10 @@ test_decode_corpus(void)
         snprintf(path, sizeof path, "%s/%s", MPD_DECODE_CORPUS, ent->d_name);
         FILE *f = fopen(path, "rb");
         CU_ASSERT_PTR_NOT_NULL_FATAL(f);
-        uint8_t *buf = NULL;
-        size_t len = 0, cap = 0;
-        for (;;) {
-            if (len == cap) {
-                cap = cap ? cap * 2 : 4096;
-                buf = realloc(buf, cap);
-                CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
-            }
-            size_t got = fread(buf + len, 1, cap - len, f);
-            if (!got) break;
-            len += got;
-        }
+        size_t len = 0;
+        uint8_t *buf = mpd_read_all(f, &len);
         fclose(f);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
         mpd_dump_result res;
         int rc;
         /* The whole file as hostile bytes, then the message after the
