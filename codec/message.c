@@ -71,11 +71,12 @@ mp_message_bytes(const mp_message *m, const void **bytes, size_t *len)
 mp_message_info
 mp_message_get_info(const mp_message *m)
 {
-    mp_message_info i = {0, 0, 0};
+    mp_message_info i = {0, 0, 0, 0};
     if (m) {
         i.moved_stores = m->n_moved;
         i.shared_stores = m->n_shared;
         i.host_payloads = m->n_hosts;
+        i.ports = m->n_ports;
     }
     return i;
 }

@@ -300,6 +300,8 @@ test_unread_carried_port_closes(void)
     OK(mp_channel_new(r, NULL, &e, &f));
     mp_message *m = NULL;
     OK(mp_serialize(e, &e, 1, &m, NULL));
+    CU_ASSERT_EQUAL(mp_message_get_info(m).ports, 1);
+    CU_ASSERT_EQUAL(mp_message_get_info(m).moved_stores, 0);
     CU_ASSERT(mp_port_is_closed(e));
     CU_ASSERT_EQUAL(mp_port_try_receive(f, NULL, &v, NULL), MP_EAGAIN);
     mp_message_free(m);

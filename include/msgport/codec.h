@@ -55,12 +55,13 @@ MP_API mp_status mp_message_from_bytes(const void *bytes, size_t len, const mp_a
 MP_API void mp_message_bytes(const mp_message *msg, const void **bytes, size_t *len);
 
 /* How many side-table entries a message carries (for tests, tools and
- * transports that must refuse messages with attachments). Ports carried
- * by the message are not counted. Cannot fail; all zero for NULL. */
+ * transports that must refuse messages with attachments). Cannot fail;
+ * all zero for NULL. */
 typedef struct mp_message_info {
     size_t moved_stores;  /* transferred ArrayBuffer stores */
     size_t shared_stores; /* SharedArrayBuffer references */
     size_t host_payloads; /* host-object payloads */
+    size_t ports;         /* transferred MessagePorts */
 } mp_message_info;
 MP_API mp_message_info mp_message_get_info(const mp_message *msg);
 
