@@ -75,9 +75,25 @@ struct mp_message {
     mpi_port_core **ports; /* transferred ports' cores, in transfer-list order: one
                             * reference each, NULL once adopted */
     size_t n_ports;
+    /* bytes starts here, in the message's own block, so a small message is
+     * one allocation; a larger one moves its bytes out (mpi_message_grow). */
+    uint8_t inline_bytes[];
 };
 
+/* One allocation holds the header and the first bytes. */
+#define MPI_MESSAGE_BLOCK 256
+#define MPI_MESSAGE_INLINE (MPI_MESSAGE_BLOCK - sizeof(struct mp_message))
+_Static_assert(sizeof(struct mp_message) + 64 <= MPI_MESSAGE_BLOCK, "a message block holds its header and some bytes");
+
 mp_message *mpi_message_new(const mp_allocator *alc);
+/* Room for `need` more bytes after m->len: doubles the capacity until they
+ * fit. False (m unchanged) when memory runs out. */
+bool mpi_message_grow(mp_message *m, size_t need);
+/* Replaces m's bytes with a copy of bytes[0..len) in a block of exactly
+ * len bytes of its own, so that ASan sees any read past the end of bytes
+ * from outside (mp_message_from_bytes, fuzzers, forged test messages).
+ * MP_ENOMEM leaves m unchanged. */
+mp_status mpi_message_set_bytes(mp_message *m, const void *bytes, size_t len);
 mp_status mpi_message_add_shared(mp_message *m, mpi_store *s, uint32_t *index);
 mp_status mpi_message_add_host(mp_message *m, const mpi_host_payload *h, uint32_t *index);
 

@@ -41,24 +41,9 @@ typedef struct enc {
 static bool
 out_grow(enc *e, size_t need)
 {
-    mp_message *m = e->msg;
     if (e->oom) return false;
-    size_t cap = m->cap ? m->cap : 256;
-    while (cap - m->len < need) {
-        if (cap > SIZE_MAX / 2) {
-            e->oom = true;
-            return false;
-        }
-        cap *= 2;
-    }
-    uint8_t *b = mpi_realloc(&m->alc, m->bytes, m->cap, cap);
-    if (!b) {
-        e->oom = true;
-        return false;
-    }
-    m->bytes = b;
-    m->cap = cap;
-    return true;
+    if (!mpi_message_grow(e->msg, need)) e->oom = true;
+    return !e->oom;
 }
 
 /* Room for n more bytes at msg->bytes + msg->len, or NULL (oom recorded). */

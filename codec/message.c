@@ -12,11 +12,47 @@ mp_message *
 mpi_message_new(const mp_allocator *alc)
 {
     alc = mpi_allocator_or_default(alc);
-    mp_message *m = mpi_malloc(alc, sizeof *m);
+    mp_message *m = mpi_malloc(alc, MPI_MESSAGE_BLOCK);
     if (!m) return NULL;
     memset(m, 0, sizeof *m);
     m->alc = *alc;
+    m->bytes = m->inline_bytes;
+    m->cap = MPI_MESSAGE_INLINE;
     return m;
+}
+
+bool
+mpi_message_grow(mp_message *m, size_t need)
+{
+    size_t cap = m->cap;
+    while (cap - m->len < need) {
+        if (cap > SIZE_MAX / 2) return false;
+        cap *= 2;
+    }
+    uint8_t *b;
+    if (m->bytes == m->inline_bytes) {
+        b = mpi_malloc(&m->alc, cap);
+        if (b && m->len) memcpy(b, m->bytes, m->len);
+    } else {
+        b = mpi_realloc(&m->alc, m->bytes, m->cap, cap);
+    }
+    if (!b) return false;
+    m->bytes = b;
+    m->cap = cap;
+    return true;
+}
+
+mp_status
+mpi_message_set_bytes(mp_message *m, const void *bytes, size_t len)
+{
+    uint8_t *b = mpi_malloc(&m->alc, len ? len : 1);
+    if (!b) return MP_ENOMEM;
+    if (len) memcpy(b, bytes, len);
+    if (m->bytes != m->inline_bytes) mpi_free(&m->alc, m->bytes);
+    m->bytes = b;
+    m->len = len;
+    m->cap = len ? len : 1;
+    return MP_OK;
 }
 
 void
@@ -38,7 +74,7 @@ mp_message_free(mp_message *m)
     mpi_free(&alc, m->moved);
     mpi_free(&alc, m->shared);
     mpi_free(&alc, m->hosts);
-    mpi_free(&alc, m->bytes);
+    if (m->bytes != m->inline_bytes) mpi_free(&alc, m->bytes);
     mpi_free(&alc, m);
 }
 
@@ -48,15 +84,10 @@ mp_message_from_bytes(const void *bytes, size_t len, const mp_allocator *alc, mp
     if (!out || (!bytes && len)) return MP_EINVAL;
     mp_message *m = mpi_message_new(alc);
     if (!m) return MP_ENOMEM;
-    if (len) {
-        m->bytes = mpi_malloc(&m->alc, len);
-        if (!m->bytes) {
-            mp_message_free(m);
-            return MP_ENOMEM;
-        }
-        memcpy(m->bytes, bytes, len);
+    if (mpi_message_set_bytes(m, bytes, len) != MP_OK) {
+        mp_message_free(m);
+        return MP_ENOMEM;
     }
-    m->len = m->cap = len;
     *out = m;
     return MP_OK;
 }

@@ -11,12 +11,9 @@ mpi_message_dup(const mp_message *m, mp_message **out)
     if (m->n_moved || m->n_hosts) return MP_EDATACLONE;
     mp_message *c = mpi_message_new(&m->alc);
     if (!c) return MP_ENOMEM;
-    if (m->len) {
-        c->bytes = mpi_malloc(&c->alc, m->len);
-        if (!c->bytes) goto nomem;
-        memcpy(c->bytes, m->bytes, m->len);
-        c->len = c->cap = m->len;
-    }
+    if (m->len > c->cap && !mpi_message_grow(c, m->len)) goto nomem;
+    if (m->len) memcpy(c->bytes, m->bytes, m->len);
+    c->len = m->len;
     if (m->n_shared) {
         c->shared = mpi_malloc(&c->alc, m->n_shared * sizeof *c->shared);
         if (!c->shared) goto nomem;

@@ -270,17 +270,11 @@ mpf_message(unsigned mode, const uint8_t *bytes, size_t len, bool ports)
     }
     m = tables_message(ports);
     if (!m) return NULL;
-    /* Swap the codec's bytes for the input (codec_internal.h layout). */
-    uint8_t *copy = mpi_malloc(&m->alc, len ? len : 1);
-    if (!copy) {
+    /* Swap the codec's bytes for the input. */
+    if (mpi_message_set_bytes(m, bytes, len) != MP_OK) {
         mp_message_free(m);
         return NULL;
     }
-    if (len) memcpy(copy, bytes, len);
-    mpi_free(&m->alc, m->bytes);
-    m->bytes = copy;
-    m->len = len;
-    m->cap = len ? len : 1;
     return m;
 }
 
