@@ -344,39 +344,47 @@ tok_number(const mpi_tok *t)
     return t->d;
 }
 
+/* The primitives a token can be that a boxed object may also wrap:
+ * booleans, numbers, strings and BigInts (no ids). 1: *out made; 0: the
+ * token is something else; -1: failed (error recorded). */
+static inline int
+read_primitive(dec *d, const mpi_tok *t, mp_value *out)
+{
+    mpi_string *s;
+    switch (t->t) {
+    case MPI_TOK_BOOL:
+        *out = mpi_value_simple(MP_BOOLEAN, t->b);
+        return 1;
+    case MPI_TOK_UINT:
+    case MPI_TOK_INT:
+    case MPI_TOK_FLOAT:
+        *out = mpi_value_number(tok_number(t));
+        return 1;
+    case MPI_TOK_STR:
+        if (!make_string(d, t, &s)) return -1;
+        *out = mpi_value_cell(MP_STRING, s);
+        return 1;
+    case MPI_TOK_EXT:
+        if (t->ext == MPI_EXT_STRING16) {
+            if (!make_string(d, t, &s)) return -1;
+            *out = mpi_value_cell(MP_STRING, s);
+            return 1;
+        }
+        if (t->ext == MPI_EXT_BIGINT) return make_bigint(d, t, out) ? 1 : -1;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
 /* A primitive that a boxed object wraps: one token, no ids. */
 static bool
 read_boxed_primitive(dec *d, mp_value *out)
 {
     mpi_tok t;
     if (!next_tok(d, &t)) return false;
-    switch (t.t) {
-    case MPI_TOK_BOOL:
-        *out = mp_boolean(t.b);
-        return true;
-    case MPI_TOK_UINT:
-    case MPI_TOK_INT:
-    case MPI_TOK_FLOAT:
-        *out = mp_number(tok_number(&t));
-        return true;
-    case MPI_TOK_STR: {
-        mpi_string *s;
-        if (!make_string(d, &t, &s)) return false;
-        *out = mpi_value_cell(MP_STRING, s);
-        return true;
-    }
-    case MPI_TOK_EXT:
-        if (t.ext == MPI_EXT_STRING16) {
-            mpi_string *s;
-            if (!make_string(d, &t, &s)) return false;
-            *out = mpi_value_cell(MP_STRING, s);
-            return true;
-        }
-        if (t.ext == MPI_EXT_BIGINT) return make_bigint(d, &t, out);
-        break;
-    default:
-        break;
-    }
+    int made = read_primitive(d, &t, out);
+    if (made) return made > 0;
     dfail(d, MP_EDECODE, t.at, "a boxed primitive must wrap a boolean, number, string or BigInt");
     return false;
 }
@@ -591,24 +599,12 @@ read_value(dec *d, mp_value *out, bool allow_hole)
     if (!next_tok(d, &t)) return false;
 have_token:;
     mp_realm *r = d->realm;
+    int made = read_primitive(d, &t, out);
+    if (made) return made > 0;
     switch (t.t) {
     case MPI_TOK_NIL:
         *out = mpi_value_simple(MP_NULL, 0);
         return true;
-    case MPI_TOK_BOOL:
-        *out = mpi_value_simple(MP_BOOLEAN, t.b);
-        return true;
-    case MPI_TOK_UINT:
-    case MPI_TOK_INT:
-    case MPI_TOK_FLOAT:
-        *out = mpi_value_number(tok_number(&t));
-        return true;
-    case MPI_TOK_STR: {
-        mpi_string *s;
-        if (!make_string(d, &t, &s)) return false;
-        *out = mpi_value_cell(MP_STRING, s);
-        return true;
-    }
     case MPI_TOK_BIN:
         return copy_arraybuffer(d, &t, t.data, t.n, false, t.n, out);
     case MPI_TOK_ARRAY: {
@@ -661,14 +657,6 @@ have_token:;
         if (!allow_hole) return dfail(d, MP_EDECODE, t.at, "hole outside a dense array ext"), false;
         *out = mpi_hole();
         return true;
-    case MPI_EXT_STRING16: {
-        mpi_string *s;
-        if (!make_string(d, &t, &s)) return false;
-        *out = mpi_value_cell(MP_STRING, s);
-        return true;
-    }
-    case MPI_EXT_BIGINT:
-        return make_bigint(d, &t, out);
     case MPI_EXT_DATE: {
         if (t.n != 8) break;
         uint64_t bits = mpi_le64(t.data);
