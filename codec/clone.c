@@ -45,7 +45,7 @@ typedef struct cl {
     mpi_vec hosts;           /* hostxfer: payloads to release (and transfer) */
     mp_error_info *err;
     mp_status fail;
-    uint32_t str_mask;   /* entries in use - 1 */
+    uint32_t str_mask;   /* entries in use - 1; 0 until the cache is first used */
     uint32_t str_misses; /* while small */
     cframe stack_inline[32];
     mpi_strcache_entry strs[STR_CACHE]; /* the first str_mask + 1 cleared */
@@ -98,8 +98,29 @@ clone_string(cl *c, const mpi_string *s)
     if (s->h.realm == c->dst) return (mpi_string *)s;
     uint32_t n = s->length;
     bool wide = (s->h.flags & MPI_STR_WIDE) != 0;
+    if ((s->h.flags & MPI_STR_ASCII) && n <= MPI_ATOM_MAX_LEN) {
+        /* An atom of the source (a key shared by many objects) keeps its
+         * copy in its header for the rest of the walk, as objects keep
+         * their ids (mpi_idtab: cleared with them on every exit). */
+        bool owned = s->h.marked == MPI_MARK_ATOM && c->memo.hdr == s->h.realm;
+        if (owned && s->h.gray) return (mpi_string *)(void *)s->h.gray;
+        mpi_string *a = mpi_string_atom(c->dst, s->u.narrow, n);
+        if (MPI_LIKELY(a != NULL)) {
+            mpi_cell **m;
+            if (owned && (m = mpi_stk_push(&c->memo.marked)) != NULL) {
+                *m = (mpi_cell *)&s->h;
+                ((mpi_cell *)&s->h)->gray = &a->h;
+            }
+            return a;
+        }
+    }
     mpi_strcache_entry *slot = NULL;
     if (!wide && n <= STR_CACHE_MAX_LEN) {
+        if (!c->str_mask) {
+            /* Cleared on first use: most clones never need it. */
+            memset(c->strs, 0, STR_CACHE_SMALL * sizeof c->strs[0]);
+            c->str_mask = STR_CACHE_SMALL - 1;
+        }
         mpi_string *k = mpi_strcache_find(c->strs, c->str_mask, s->u.narrow, n, &slot);
         if (k) return k;
         if (c->str_mask < STR_CACHE - 1 && ++c->str_misses > STR_CACHE_GROW_AFTER) {
@@ -645,8 +666,6 @@ mp_clone(mp_value v, mp_realm *target, const mp_value *transfer, size_t n_transf
     cl cs;
     cl *c = &cs;
     memset(c, 0, offsetof(cl, stack_inline));
-    memset(c->strs, 0, STR_CACHE_SMALL * sizeof c->strs[0]);
-    c->str_mask = STR_CACHE_SMALL - 1;
     const mp_allocator *alc = &target->alc;
     c->dst = target;
     mpi_cell *mark = target->cells;

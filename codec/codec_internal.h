@@ -341,66 +341,6 @@ void mpi_path_key(mpi_pathbuf *p, const mpi_string *key);
  * or a Map entry's value. */
 void mpi_path_step(mpi_pathbuf *p, const mpi_cell *container, size_t last, int phase);
 
-/* A short byte string as two words that cover it (with its length): for
- * n <= 16 equal (n, a, b) means equal bytes, so the per-call string caches
- * compare these instead of the bytes (no call, no load from the cell). */
-#define MPI_SHORT_EXACT 16u
-static inline void
-mpi_short_words(const uint8_t *s, uint32_t n, uint64_t *a, uint64_t *b)
-{
-    if (n >= 8) {
-        memcpy(a, s, 8);
-        memcpy(b, s + n - 8, 8);
-    } else if (n >= 4) {
-        uint32_t x, y;
-        memcpy(&x, s, 4);
-        memcpy(&y, s + n - 4, 4);
-        *a = x;
-        *b = y;
-    } else {
-        *a = n ? (uint64_t)s[0] | ((uint64_t)s[n / 2] << 8) | ((uint64_t)s[n - 1] << 16) : 0;
-        *b = 0;
-    }
-}
-/* A cheap hash of those words for the caches' slots (a collision only
- * costs a cache miss: entries are compared in full). */
-static inline uint32_t
-mpi_short_hash(uint64_t a, uint64_t b, uint32_t n)
-{
-    uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ull) ^ n) * 0xff51afd7ed558ccdull;
-    return (uint32_t)(h >> 40);
-}
-
-/* A small direct-mapped cache of short narrow strings made during one
- * decode or clone: repeated keys and words share one cell (strings have no
- * identity, so the sharing is invisible). Entries keep the length and the
- * covering words so that a lookup does not touch the cached cell's memory
- * unless the string is longer than MPI_SHORT_EXACT. */
-typedef struct mpi_strcache_entry {
-    mpi_string *s;
-    uint64_t a, b;
-    uint32_t len;
-} mpi_strcache_entry;
-
-/* The cached string equal to bytes[0..n), or NULL; *slot is where to store
- * a new one (set (*slot)->s after making it). */
-static inline mpi_string *
-mpi_strcache_find(mpi_strcache_entry *tab, uint32_t mask, const uint8_t *bytes, uint32_t n, mpi_strcache_entry **slot)
-{
-    uint64_t a, b;
-    mpi_short_words(bytes, n, &a, &b);
-    mpi_strcache_entry *e = &tab[mpi_short_hash(a, b, n) & mask];
-    *slot = e;
-    if (e->s && e->len == n && e->a == a && e->b == b &&
-        (n <= MPI_SHORT_EXACT || memcmp(e->s->u.narrow, bytes, n) == 0))
-        return e->s;
-    e->s = NULL;
-    e->a = a;
-    e->b = b;
-    e->len = n;
-    return NULL;
-}
-
 /* Element sizes by mp_view_type. */
 size_t mpi_codec_view_esize(uint32_t type);
 

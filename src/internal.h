@@ -66,14 +66,14 @@ typedef struct mpi_waiter_table mpi_waiter_table;
 /* A backing store: outlives realms, may cross threads. */
 typedef struct mpi_store {
     _Atomic size_t refs;
-    uint8_t *data;                    /* NULL only for a zero-length store */
-    _Atomic size_t byte_length;       /* current length (atomic: growable SABs) */
-    size_t max_byte_length;           /* reserved capacity; == byte_length unless growable */
+    uint8_t *data;              /* NULL only for a zero-length store */
+    _Atomic size_t byte_length; /* current length (atomic: growable SABs) */
+    size_t max_byte_length;     /* reserved capacity; == byte_length unless growable */
     uint32_t flags;
-    void *alloc_base;                 /* what to free (data may be aligned inside it) */
-    mp_deleter deleter;               /* external stores */
+    void *alloc_base;   /* what to free (data may be aligned inside it) */
+    mp_deleter deleter; /* external stores */
     void *deleter_ctx;
-    mp_allocator alc;                 /* copied: the realm may be gone when freed */
+    mp_allocator alc; /* copied: the realm may be gone when freed */
     /* Atomics.wait queues (shared stores only), found by address. */
     pthread_mutex_t wait_lock;
     mpi_waiter_table *waiters;
@@ -83,8 +83,8 @@ typedef struct mpi_store {
  * unspecified: the caller overwrites them). */
 mp_status mpi_store_new(const mp_allocator *alc, size_t byte_length, size_t max_byte_length, uint32_t flags, bool zero,
                         mpi_store **out);
-mp_status mpi_store_new_external(const mp_allocator *alc, void *data, size_t byte_length, mp_deleter deleter,
-                                 void *ctx, mpi_store **out);
+mp_status mpi_store_new_external(const mp_allocator *alc, void *data, size_t byte_length, mp_deleter deleter, void *ctx,
+                                 mpi_store **out);
 void mpi_store_ref(mpi_store *s);
 /* Frees the store when the count reaches 0. NULL is a no-op. */
 void mpi_store_unref(mpi_store *s);
@@ -93,13 +93,13 @@ void mpi_store_unref(mpi_store *s);
 
 /* Every non-primitive value is a cell in its realm's list. */
 typedef struct mpi_cell {
-    struct mpi_cell *next;  /* the realm's list of all cells */
-    struct mpi_cell *gray;  /* intrusive mark stack for mp_realm_collect */
+    struct mpi_cell *next; /* the realm's list of all cells */
+    struct mpi_cell *gray; /* intrusive mark stack for mp_realm_collect */
     mp_realm *realm;
-    uint8_t kind;           /* mp_kind */
+    uint8_t kind; /* mp_kind */
     uint8_t marked;
-    uint16_t flags;         /* per kind, below */
-    uint32_t aux;           /* per kind, below */
+    uint16_t flags; /* per kind, below */
+    uint32_t aux;   /* per kind, below */
 } mpi_cell;
 
 typedef struct mpi_chunk mpi_chunk;
@@ -108,10 +108,10 @@ struct mp_realm {
     mp_allocator alc;
     mpi_cell *cells;
     size_t cell_count;
-    size_t bytes;           /* bytes in use by values (cells and their vectors) */
-    size_t reserved;        /* bytes held from alc: arena chunks and large blocks */
-    mpi_chunk *chunk;       /* the chunk small blocks are bumped from, or NULL */
-    mpi_chunk *chunks;      /* every chunk, doubly linked */
+    size_t bytes;      /* bytes in use by values (cells and their vectors) */
+    size_t reserved;   /* bytes held from alc: arena chunks and large blocks */
+    mpi_chunk *chunk;  /* the chunk small blocks are bumped from, or NULL */
+    mpi_chunk *chunks; /* every chunk, doubly linked */
     /* Codec-owned state (the host type registry, codec/). mp_realm_new sets
      * both to NULL; mp_realm_free calls codec_free(realm), if set, before
      * freeing any cell. */
@@ -122,6 +122,15 @@ struct mp_realm {
      * mpi_idtab); mp_realm_collect, which needs those fields, then does
      * nothing (it could only run from a host hook, inside the walk). */
     bool walking;
+    /* The realm's table of short ASCII strings (mpi_string_atom). */
+    struct mpi_atoms {
+        struct mpi_strcache_entry *slots; /* mask + 1 entries; a shared empty one until the first atom */
+        uint32_t mask;
+        uint32_t count;
+        uint8_t *bump; /* free space in the newest atom block */
+        size_t left;
+        void *blocks; /* atom blocks, linked through their first word */
+    } atoms;
 };
 
 /* memcpy for the short strings most messages are made of: overlapping
@@ -327,12 +336,12 @@ enum {
     MPI_STR_HASHED = 1u << 2
 };
 typedef struct mpi_string {
-    mpi_cell h;          /* aux: cached hash when MPI_STR_HASHED */
-    uint32_t length;     /* code units */
+    mpi_cell h;      /* aux: cached hash when MPI_STR_HASHED */
+    uint32_t length; /* code units */
     union {
         uint8_t narrow[1];
         uint16_t wide[1];
-    } u;                 /* allocated to length (+1 NUL for narrow) */
+    } u; /* allocated to length (+1 NUL for narrow) */
 } mpi_string;
 
 mp_status mpi_string_new_latin1(mp_realm *r, const uint8_t *bytes, size_t len, mp_value *out);
@@ -342,8 +351,8 @@ mp_status mpi_string_new_latin1(mp_realm *r, const uint8_t *bytes, size_t len, m
 static inline mpi_string *
 mpi_string_new_ascii(mp_realm *r, const uint8_t *bytes, uint32_t len)
 {
-    mpi_string *s = (mpi_string *)mpi_cell_new_partial(r, MP_STRING, offsetof(mpi_string, u) + (size_t)len + 1,
-                                                       sizeof(mpi_cell));
+    mpi_string *s =
+        (mpi_string *)mpi_cell_new_partial(r, MP_STRING, offsetof(mpi_string, u) + (size_t)len + 1, sizeof(mpi_cell));
     if (MPI_UNLIKELY(!s)) return NULL;
     s->h.flags = MPI_STR_ASCII;
     s->length = len;
@@ -352,6 +361,101 @@ mpi_string_new_ascii(mp_realm *r, const uint8_t *bytes, uint32_t len)
     return s;
 }
 uint32_t mpi_string_hash(mpi_string *s);
+
+/* A short byte string as two words that cover it (with its length): for
+ * n <= 16 equal (n, a, b) means equal bytes, so the per-call string caches
+ * compare these instead of the bytes (no call, no load from the cell). */
+#define MPI_SHORT_EXACT 16u
+static inline void
+mpi_short_words(const uint8_t *s, uint32_t n, uint64_t *a, uint64_t *b)
+{
+    if (n >= 8) {
+        memcpy(a, s, 8);
+        memcpy(b, s + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + n - 4, 4);
+        *a = x;
+        *b = y;
+    } else {
+        *a = n ? (uint64_t)s[0] | ((uint64_t)s[n / 2] << 8) | ((uint64_t)s[n - 1] << 16) : 0;
+        *b = 0;
+    }
+}
+/* A cheap hash of those words for the caches' slots (a collision only
+ * costs a cache miss: entries are compared in full). */
+static inline uint32_t
+mpi_short_hash(uint64_t a, uint64_t b, uint32_t n)
+{
+    uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ull) ^ n) * 0xff51afd7ed558ccdull;
+    return (uint32_t)(h >> 40);
+}
+
+/* A small direct-mapped cache of narrow strings made during one decode or
+ * clone (and the slots of the realm's atom table): repeated keys and words
+ * share one cell (strings have no identity, so the sharing is invisible).
+ * Entries keep the length and the covering words so that a lookup does not
+ * touch the cached cell's memory unless the string is longer than
+ * MPI_SHORT_EXACT. */
+typedef struct mpi_strcache_entry {
+    mpi_string *s;
+    uint64_t a, b;
+    uint32_t len;
+} mpi_strcache_entry;
+
+/* The cached string equal to bytes[0..n), or NULL; *slot is where to store
+ * a new one (set (*slot)->s after making it). */
+static inline mpi_string *
+mpi_strcache_find(mpi_strcache_entry *tab, uint32_t mask, const uint8_t *bytes, uint32_t n, mpi_strcache_entry **slot)
+{
+    uint64_t a, b;
+    mpi_short_words(bytes, n, &a, &b);
+    mpi_strcache_entry *e = &tab[mpi_short_hash(a, b, n) & mask];
+    *slot = e;
+    if (e->s && e->len == n && e->a == a && e->b == b &&
+        (n <= MPI_SHORT_EXACT || memcmp(e->s->u.narrow, bytes, n) == 0))
+        return e->s;
+    e->s = NULL;
+    e->a = a;
+    e->b = b;
+    e->len = n;
+    return NULL;
+}
+
+/* The realm's atoms: the first MPI_ATOMS_MAX distinct ASCII strings of at
+ * most MPI_ATOM_MAX_LEN bytes that decoding or cloning into the realm
+ * makes are kept for the realm's lifetime, so a key or word that comes
+ * again in the next message costs a lookup, not a string (mailboxes see the
+ * same keys message after message). Atoms live outside the arena and the
+ * cell list, are never collected (marked stays MPI_MARK_ATOM) and count in
+ * the realm's `reserved` bytes, not in its values or bytes. */
+#define MPI_ATOM_MAX_LEN MPI_SHORT_EXACT
+#define MPI_ATOMS_MAX 512u
+#define MPI_MARK_ATOM 2
+extern mpi_strcache_entry mpi_atoms_empty[1];
+mpi_string *mpi_string_atom_add(mp_realm *r, const uint8_t *bytes, uint32_t n, uint64_t a, uint64_t b);
+
+/* The atom equal to the n <= MPI_ATOM_MAX_LEN ASCII bytes (checked by the
+ * caller) whose mpi_short_words are a and b, made if the table has room;
+ * NULL if it is full or out of memory (then make an ordinary string). */
+static inline mpi_string *
+mpi_string_atom_words(mp_realm *r, const uint8_t *bytes, uint32_t n, uint64_t a, uint64_t b)
+{
+    const struct mpi_atoms *t = &r->atoms;
+    for (uint32_t i = mpi_short_hash(a, b, n) & t->mask;; i = (i + 1) & t->mask) {
+        const mpi_strcache_entry *e = &t->slots[i];
+        if (!e->s) return mpi_string_atom_add(r, bytes, n, a, b);
+        if (e->len == n && e->a == a && e->b == b) return e->s;
+    }
+}
+static inline mpi_string *
+mpi_string_atom(mp_realm *r, const uint8_t *bytes, uint32_t n)
+{
+    uint64_t a, b;
+    mpi_short_words(bytes, n, &a, &b);
+    return mpi_string_atom_words(r, bytes, n, a, b);
+}
 bool mpi_string_equal(const mpi_string *a, const mpi_string *b);
 static inline uint16_t
 mpi_string_unit(const mpi_string *s, size_t i)
@@ -361,8 +465,8 @@ mpi_string_unit(const mpi_string *s, size_t i)
 
 /* BigInt: sign in flags bit 0, magnitude little-endian, normalized. */
 typedef struct mpi_bigint {
-    mpi_cell h;          /* flags bit 0: negative */
-    uint32_t count;      /* words; 0 for zero */
+    mpi_cell h;     /* flags bit 0: negative */
+    uint32_t count; /* words; 0 for zero */
     uint64_t words[];
 } mpi_bigint;
 
@@ -374,7 +478,7 @@ typedef struct mpi_prop {
 } mpi_prop;
 typedef struct mpi_props {
     mpi_prop *slots;
-    uint32_t used;       /* slots in use, deleted ones included */
+    uint32_t used; /* slots in use, deleted ones included */
     uint32_t cap;
     uint32_t live;
     uint32_t index_keys; /* how many leading slots hold array-index keys */
@@ -396,11 +500,11 @@ typedef struct mpi_sparse_elem {
 typedef struct mpi_array {
     mpi_cell h;
     uint32_t length;
-    uint32_t cap;        /* elems or sparse capacity */
-    uint32_t count;      /* sparse: entries; dense: present elements */
-    mp_value *elems;     /* dense: length slots valid */
+    uint32_t cap;    /* elems or sparse capacity */
+    uint32_t count;  /* sparse: entries; dense: present elements */
+    mp_value *elems; /* dense: length slots valid */
     mpi_sparse_elem *sparse;
-    mpi_props props;     /* extra named properties */
+    mpi_props props; /* extra named properties */
 } mpi_array;
 
 typedef struct mpi_date {
@@ -410,7 +514,7 @@ typedef struct mpi_date {
 
 /* RegExp flags bit i = "dgimsuyv"[i]. */
 typedef struct mpi_regexp {
-    mpi_cell h;          /* aux: flag bits */
+    mpi_cell h; /* aux: flag bits */
     mpi_string *source;
 } mpi_regexp;
 
@@ -438,40 +542,36 @@ typedef struct mpi_map_entry {
 typedef struct mpi_map {
     mpi_cell h;
     mpi_map_entry *entries;
-    uint32_t used;       /* entries in use, deleted included */
+    uint32_t used; /* entries in use, deleted included */
     uint32_t cap;
     uint32_t live;
-    uint32_t *index;     /* entry+1 per bucket, 0 empty, UINT32_MAX tombstone */
-    uint32_t index_cap;  /* power of two */
+    uint32_t *index;    /* entry+1 per bucket, 0 empty, UINT32_MAX tombstone */
+    uint32_t index_cap; /* power of two */
 } mpi_map;
 
-enum {
-    MPI_AB_RESIZABLE = 1u << 0,
-    MPI_AB_DETACHED = 1u << 1,
-    MPI_AB_NOT_DETACHABLE = 1u << 2
-};
+enum { MPI_AB_RESIZABLE = 1u << 0, MPI_AB_DETACHED = 1u << 1, MPI_AB_NOT_DETACHABLE = 1u << 2 };
 typedef struct mpi_arraybuffer {
     mpi_cell h;
-    mpi_store *store;    /* NULL when detached */
-    size_t byte_length;  /* the buffer's own length (resizable: <= store max) */
+    mpi_store *store;   /* NULL when detached */
+    size_t byte_length; /* the buffer's own length (resizable: <= store max) */
     size_t max_byte_length;
 } mpi_arraybuffer;
 
 typedef struct mpi_sab {
     mpi_cell h;
-    mpi_store *store;    /* length lives in the store */
+    mpi_store *store; /* length lives in the store */
 } mpi_sab;
 
 enum { MPI_VIEW_LENGTH_TRACKING = 1u << 0 };
 typedef struct mpi_view {
-    mpi_cell h;          /* kind MP_TYPEDARRAY or MP_DATAVIEW; aux: mp_view_type */
-    mpi_cell *buffer;    /* an mpi_arraybuffer or mpi_sab */
+    mpi_cell h;       /* kind MP_TYPEDARRAY or MP_DATAVIEW; aux: mp_view_type */
+    mpi_cell *buffer; /* an mpi_arraybuffer or mpi_sab */
     size_t byte_offset;
-    size_t length;       /* elements (DataView: bytes); unused when tracking */
+    size_t length; /* elements (DataView: bytes); unused when tracking */
 } mpi_view;
 
 typedef struct mpi_host {
-    mpi_cell h;          /* aux: type tag */
+    mpi_cell h; /* aux: type tag */
     void *ptr;
 } mpi_host;
 
@@ -492,9 +592,55 @@ void mpi_cell_children(mpi_cell *c, mpi_child_fn fn, void *ctx);
 mpi_prop *mpi_props_find(const mpi_props *p, const mpi_string *key);
 /* Inserts or overwrites; r for allocation. */
 mp_status mpi_props_set(mp_realm *r, mpi_props *p, mpi_string *key, mp_value value);
+/* mpi_string_equal with the common outcomes decided inline: the same cell,
+ * two atoms of one realm (unique, so different ones differ), or different
+ * lengths. */
+static inline bool
+mpi_key_equal(const mpi_string *a, const mpi_string *b)
+{
+    if (a == b) return true;
+    if (a->h.marked == MPI_MARK_ATOM && b->h.marked == MPI_MARK_ATOM && a->h.realm == b->h.realm) return false;
+    if (a->length != b->length) return false;
+    /* Narrow keys of one length mostly differ in the first or last unit. */
+    if (a->length && !((a->h.flags | b->h.flags) & MPI_STR_WIDE) &&
+        (a->u.narrow[0] != b->u.narrow[0] || a->u.narrow[a->length - 1] != b->u.narrow[a->length - 1]))
+        return false;
+    return mpi_string_equal(a, b);
+}
+
+/* Scanning a table without a hash index stays cheap up to this many keys:
+ * mpi_props_add appends below it without building one (a table without
+ * an index is valid at any size; the next growth adds it). */
+#define MPI_PROPS_ADD_SCAN_MAX 16u
+mp_status mpi_props_add_slow(mp_realm *r, mpi_props *p, mpi_string *key, mp_value value, bool *dup);
 /* For builders (the decoder) that reject duplicate keys: inserts key if
- * absent; if present, sets *dup and leaves the table unchanged. */
-mp_status mpi_props_add(mp_realm *r, mpi_props *p, mpi_string *key, mp_value value, bool *dup);
+ * absent; if present, sets *dup and leaves the table unchanged. Inline:
+ * the decoder adds every key through it. */
+static inline mp_status
+mpi_props_add(mp_realm *r, mpi_props *p, mpi_string *key, mp_value value, bool *dup)
+{
+    *dup = false;
+    /* Fast path: room in a small index-free table of live slots (as the
+     * decoder pre-sizes them), and a key that is not an array index (its
+     * first unit is not a digit): the key goes last, after a scan. */
+    if (!p->hash && p->used < p->cap && p->used < MPI_PROPS_ADD_SCAN_MAX && p->used == p->live && key->length != 0) {
+        uint16_t c0 = (key->h.flags & MPI_STR_WIDE) ? key->u.wide[0] : key->u.narrow[0];
+        if (c0 < '0' || c0 > '9') {
+            for (uint32_t i = 0; i < p->used; i++) {
+                if (mpi_key_equal(p->slots[i].key, key)) {
+                    *dup = true;
+                    return MP_OK;
+                }
+            }
+            p->slots[p->used].key = key;
+            p->slots[p->used].value = value;
+            p->used++;
+            p->live++;
+            return MP_OK;
+        }
+    }
+    return mpi_props_add_slow(r, p, key, value, dup);
+}
 
 /* For builders that made m with room for every entry they add (used <
  * cap, index allocated): adds key -> value (Sets: value unused) in one hash
@@ -524,7 +670,7 @@ typedef struct mpi_ptrmap {
     const mp_allocator *alc;
     const void **keys;
     uintptr_t *vals;
-    size_t cap;          /* power of two, or 0 */
+    size_t cap; /* power of two, or 0 */
     size_t count;
 } mpi_ptrmap;
 
@@ -543,9 +689,9 @@ mp_status mpi_ptrmap_reserve(mpi_ptrmap *m, size_t n);
 typedef struct mpi_vec {
     const mp_allocator *alc;
     uint8_t *data;
-    size_t len;          /* elements */
-    size_t cap;          /* elements */
-    size_t elem;         /* element size */
+    size_t len;  /* elements */
+    size_t cap;  /* elements */
+    size_t elem; /* element size */
 } mpi_vec;
 void mpi_vec_init(mpi_vec *v, const mp_allocator *alc, size_t elem_size);
 void mpi_vec_destroy(mpi_vec *v);

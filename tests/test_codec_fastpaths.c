@@ -3,12 +3,13 @@
  * same size, and every way a match can fail), the number fast paths, the
  * string caches, and identity marks kept in cell headers during a walk
  * (cleared on every exit, a walk started from a host hook inside another,
- * mp_realm_collect from a hook), and mp_realm_collect freeing a realm's
- * chunks at once when nothing is reachable. */
+ * mp_realm_collect from a hook), mp_realm_collect freeing a realm's
+ * chunks at once when nothing is reachable, and the realm's atoms. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "codec_internal.h" /* MPI_ATOMS_MAX, MPI_ATOM_MAX_LEN */
 #include "testutil.h"
 
 static mp_realm *A, *B;
@@ -442,7 +443,19 @@ test_collect_everything(void)
     mpt_alloc_init(&a);
     mp_realm *r;
     CU_ASSERT_EQUAL_FATAL(mp_realm_new(&a.alc, &r), MP_OK);
+    /* The keys below are the realm's atoms, kept for its lifetime: made
+     * first, so that what stays after a collection is measured without them. */
+    mp_value keys;
+    CU_ASSERT_EQUAL_FATAL(mp_object_new(r, &keys), MP_OK);
+    for (int i = 0; i < 40; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "key%d", i);
+        CU_ASSERT_EQUAL_FATAL(mp_object_set_utf8(keys, key, mp_null()), MP_OK);
+    }
+    mp_realm_collect(r, NULL, 0);
+    CU_ASSERT_EQUAL(mp_realm_get_stats(r).values, 0);
     long long empty = atomic_load(&a.live_bytes);
+    size_t atoms = mp_realm_get_stats(r).reserved;
     for (int round = 0; round < 3; round++) {
         mp_value arr, map, big, buf, obj;
         CU_ASSERT_EQUAL_FATAL(mp_array_new(r, 0, &arr), MP_OK);
@@ -463,13 +476,13 @@ test_collect_everything(void)
         }
         /* keep the object only: the rest goes one by one */
         mp_realm_collect(r, &obj, 1);
-        CU_ASSERT_EQUAL(mp_realm_get_stats(r).values, 1 + 40 + 2);
+        CU_ASSERT_EQUAL(mp_realm_get_stats(r).values, 1 + 2);
         /* roots from nowhere: everything goes at once */
         mp_value none[2] = {mp_number(1), mp_null()};
         mp_realm_collect(r, none, 2);
         CU_ASSERT_EQUAL(mp_realm_get_stats(r).values, 0);
         CU_ASSERT_EQUAL(mp_realm_get_stats(r).bytes, 0);
-        CU_ASSERT(mp_realm_get_stats(r).reserved <= 64 * 1024);
+        CU_ASSERT(mp_realm_get_stats(r).reserved - atoms <= 64 * 1024);
         CU_ASSERT(atomic_load(&a.live_bytes) - empty <= 64 * 1024);
         /* and the realm is usable afterwards */
         mp_value again;
@@ -480,6 +493,77 @@ test_collect_everything(void)
     }
     mp_realm_free(r);
     CU_ASSERT_EQUAL(atomic_load(&a.live_bytes), 0);
+}
+
+/* Stats of r with the allocator a: values, bytes, and reserved checked
+ * against what the allocator sees (base: the realm struct). */
+static mp_realm_stats
+exact_stats(mp_realm *r, const mpt_alloc *a, long long base)
+{
+    mp_realm_stats s = mp_realm_get_stats(r);
+    CU_ASSERT_EQUAL(s.reserved, (size_t)(a->live_bytes - base));
+    return s;
+}
+
+/* The realm's atoms: the first MPI_ATOMS_MAX short ASCII strings decoded
+ * or cloned into a realm stay for its lifetime (counted in reserved, not
+ * in values or bytes), survive collection, serve later messages without
+ * new strings, and past the limit strings are made as before. */
+static void
+test_atoms(void)
+{
+    setup();
+    enum { KEYS = MPI_ATOMS_MAX + 88 };
+    mp_value obj;
+    CU_ASSERT_EQUAL_FATAL(mp_object_new(A, &obj), MP_OK);
+    char key[24];
+    for (int i = 0; i < KEYS; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        CU_ASSERT_EQUAL_FATAL(mp_object_set_utf8(obj, key, mpt_str(A, "v")), MP_OK);
+    }
+    /* longer than an atom: an ordinary string every time */
+    CU_ASSERT_EQUAL_FATAL(mp_object_set_utf8(obj, "seventeen_bytes_k", mpt_str(A, "0123456789abcdefg")), MP_OK);
+    CU_ASSERT_EQUAL_FATAL(strlen("seventeen_bytes_k"), MPI_ATOM_MAX_LEN + 1);
+
+    mpt_alloc a;
+    mpt_alloc_init(&a);
+    mp_realm *r;
+    CU_ASSERT_EQUAL_FATAL(mp_realm_new(&a.alc, &r), MP_OK);
+    long long base = a.live_bytes;
+    /* Met in order k0, "v", k1, ...: "v" and the first MPI_ATOMS_MAX - 1
+     * keys become atoms; left are the object, the other keys and the two
+     * long strings. */
+    const size_t ordinary = 1 + (KEYS - (MPI_ATOMS_MAX - 1)) + 2;
+    mp_error_info why;
+    for (int round = 0; round < 3; round++) {
+        mp_value out;
+        if (round < 2) {
+            mp_message *m;
+            CU_ASSERT_EQUAL_FATAL(mp_serialize(obj, NULL, 0, &m, NULL), MP_OK);
+            CU_ASSERT_EQUAL_FATAL(mp_deserialize(m, r, NULL, &out, NULL), MP_OK);
+        } else {
+            CU_ASSERT_EQUAL_FATAL(mp_clone(obj, r, NULL, 0, &out, NULL), MP_OK);
+        }
+        CU_ASSERT_TRUE(mp_graph_equal(obj, out, &why));
+        mp_realm_stats s = exact_stats(r, &a, base);
+        CU_ASSERT_EQUAL(s.values, ordinary);
+        mp_realm_collect(r, NULL, 0);
+        s = exact_stats(r, &a, base);
+        CU_ASSERT_EQUAL(s.values, 0);
+        CU_ASSERT_EQUAL(s.bytes, 0);
+        CU_ASSERT(s.reserved >= MPI_ATOMS_MAX * 16); /* the atoms stayed */
+    }
+    /* Atoms read back intact after the collections (ASan and valgrind
+     * would see a use after free). */
+    mp_value out, v;
+    CU_ASSERT_EQUAL_FATAL(mp_clone(obj, r, NULL, 0, &out, NULL), MP_OK);
+    CU_ASSERT_EQUAL(mp_object_get_utf8(out, "k7", &v), MP_OK);
+    CU_ASSERT_TRUE(mp_string_equals_utf8(v, "v", 1));
+    CU_ASSERT_EQUAL(mp_object_get_utf8(out, "seventeen_bytes_k", &v), MP_OK);
+    CU_ASSERT_TRUE(mp_string_equals_utf8(v, "0123456789abcdefg", 17));
+    mp_realm_free(r);
+    CU_ASSERT_EQUAL(a.live_bytes, 0);
+    teardown();
 }
 
 int
@@ -495,6 +579,7 @@ main(void)
         {"identity marks cleared after every walk", test_marks_cleared},
         {"a walk from a host hook inside a walk", test_marks_nested_walks},
         {"collect with nothing reachable", test_collect_everything},
+        {"the realm's atoms", test_atoms},
         {NULL, NULL},
     };
     return mpt_run("codec fast paths", tests);

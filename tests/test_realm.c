@@ -197,10 +197,11 @@ test_collect_deep_chain(void)
         CU_ASSERT_EQUAL_FATAL(mp_object_set_utf8(cur, "next", next), MP_OK);
         cur = next;
     }
-    /* 1,000,001 objects and 1,000,000 key strings */
-    CU_ASSERT_EQUAL(mp_realm_get_stats(r).values, 2000001);
+    /* 1,000,001 objects; their key "next" is one of the realm's atoms,
+     * shared by all and not counted among the values */
+    CU_ASSERT_EQUAL(mp_realm_get_stats(r).values, 1000001);
     mp_realm_collect(r, &head, 1);
-    CU_ASSERT_EQUAL(mp_realm_get_stats(r).values, 2000001);
+    CU_ASSERT_EQUAL(mp_realm_get_stats(r).values, 1000001);
     /* walk it: intact */
     int depth = 0;
     mp_value v = head, next;
@@ -214,7 +215,7 @@ test_collect_deep_chain(void)
     for (int i = 0; i < n / 2; i++)
         CU_ASSERT_EQUAL(mp_object_get_utf8(v, "next", &v), MP_OK);
     mp_realm_collect(r, &v, 1);
-    CU_ASSERT_EQUAL(mp_realm_get_stats(r).values, (size_t)(n / 2 + 1) + (size_t)(n / 2));
+    CU_ASSERT_EQUAL(mp_realm_get_stats(r).values, (size_t)(n / 2 + 1));
     mp_realm_free(r);
 }
 

@@ -68,11 +68,15 @@ mp_object_set_utf8(mp_value obj, const char *key, mp_value value)
         if (found) {
             found->value = value;
         } else {
-            mpi_string *cell;
-            st = mpi_string_clone(r, k, &cell);
+            /* Short ASCII keys are the realm's atoms, as the decoder's
+             * are: objects built key by key share them. */
+            mpi_string *cell = NULL;
+            if ((k->h.flags & MPI_STR_ASCII) && k->length <= MPI_ATOM_MAX_LEN)
+                cell = mpi_string_atom(r, k->u.narrow, k->length);
+            st = cell ? MP_OK : mpi_string_clone(r, k, &cell);
             if (st == MP_OK) {
                 st = mpi_props_set(r, p, cell, value);
-                if (st != MP_OK) mpi_cell_discard_newest(r, &cell->h);
+                if (st != MP_OK && cell->h.marked != MPI_MARK_ATOM) mpi_cell_discard_newest(r, &cell->h);
             }
         }
     }

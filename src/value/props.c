@@ -35,20 +35,6 @@ hash_rebuild(mpi_props *p)
         if (p->slots[i].key) hash_insert(p, i);
 }
 
-/* mpi_string_equal with the common outcomes decided inline: the same cell,
- * or different lengths. */
-static inline bool
-key_equal(const mpi_string *a, const mpi_string *b)
-{
-    if (a == b) return true;
-    if (a->length != b->length) return false;
-    /* Narrow keys of one length mostly differ in the first or last unit. */
-    if (a->length && !((a->h.flags | b->h.flags) & MPI_STR_WIDE) &&
-        (a->u.narrow[0] != b->u.narrow[0] || a->u.narrow[a->length - 1] != b->u.narrow[a->length - 1]))
-        return false;
-    return mpi_string_equal(a, b);
-}
-
 mpi_prop *
 mpi_props_find(const mpi_props *p, const mpi_string *key)
 {
@@ -59,14 +45,14 @@ mpi_props_find(const mpi_props *p, const mpi_string *key)
         uint32_t s;
         while ((s = p->hash[b]) != 0) {
             mpi_prop *slot = &p->slots[s - 1];
-            if (slot->key && key_equal(slot->key, k)) return slot;
+            if (slot->key && mpi_key_equal(slot->key, k)) return slot;
             b = (b + 1) & mask;
         }
         return NULL;
     }
     for (uint32_t i = 0; i < p->used; i++) {
         mpi_prop *slot = &p->slots[i];
-        if (slot->key && key_equal(slot->key, k)) return slot;
+        if (slot->key && mpi_key_equal(slot->key, k)) return slot;
     }
     return NULL;
 }
@@ -155,35 +141,9 @@ mpi_props_set(mp_realm *r, mpi_props *p, mpi_string *key, mp_value value)
     return MP_OK;
 }
 
-/* Scanning a table without a hash index stays cheap up to this many keys:
- * mpi_props_add appends below it without building one (a table without
- * an index is valid at any size; reserve_one adds it on the next growth). */
-#define PROPS_ADD_SCAN_MAX 16u
-
 mp_status
-mpi_props_add(mp_realm *r, mpi_props *p, mpi_string *key, mp_value value, bool *dup)
+mpi_props_add_slow(mp_realm *r, mpi_props *p, mpi_string *key, mp_value value, bool *dup)
 {
-    *dup = false;
-    /* Fast path: room in a small index-free table of live slots (as the
-     * decoder pre-sizes them), and a key that is not an array index (its
-     * first unit is not a digit): the key goes last, after a scan. */
-    if (!p->hash && p->used < p->cap && p->used < PROPS_ADD_SCAN_MAX && p->used == p->live &&
-        key->length != 0) {
-        uint16_t c0 = mpi_string_unit(key, 0);
-        if (c0 < '0' || c0 > '9') {
-            for (uint32_t i = 0; i < p->used; i++) {
-                if (key_equal(p->slots[i].key, key)) {
-                    *dup = true;
-                    return MP_OK;
-                }
-            }
-            p->slots[p->used].key = key;
-            p->slots[p->used].value = value;
-            p->used++;
-            p->live++;
-            return MP_OK;
-        }
-    }
     if (mpi_props_find(p, key)) {
         *dup = true;
         return MP_OK;

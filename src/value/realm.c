@@ -20,6 +20,7 @@ mp_realm_new(const mp_allocator *alc, mp_realm **out)
     r->codec_state = NULL;
     r->codec_free = NULL;
     r->walking = false;
+    r->atoms = (struct mpi_atoms){mpi_atoms_empty, 0, 0, NULL, 0, NULL};
     *out = r;
     return MP_OK;
 }
@@ -39,6 +40,7 @@ mp_realm_free(mp_realm *realm)
     }
     while (realm->chunks)
         chunk_free(realm, realm->chunks);
+    mpi_atoms_free(realm);
     mp_allocator a = realm->alc;
     mpi_free(&a, realm);
 }

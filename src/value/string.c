@@ -448,3 +448,90 @@ mpi_string_clone(mp_realm *r, const mpi_string *s, mpi_string **out)
     *out = c;
     return MP_OK;
 }
+
+/* ---- atoms (src/internal.h, mpi_string_atom) ---------------------------- */
+
+mpi_strcache_entry mpi_atoms_empty[1]; /* never written: a lookup's first probe finds it empty */
+
+/* Atom blocks: one per atom under AddressSanitizer (it then sees each
+ * string on its own, as with the arena), else 4 KiB holding many. */
+#define ATOM_BLOCK (MPI_ARENA_MAX_BLOCK ? (size_t)4096 : (size_t)0)
+#define ATOM_TABLE_FIRST 64u
+
+static bool
+atoms_grow(mp_realm *r)
+{
+    struct mpi_atoms *t = &r->atoms;
+    uint32_t cap = t->slots == mpi_atoms_empty ? ATOM_TABLE_FIRST : (t->mask + 1) * 2;
+    mpi_strcache_entry *slots = mpi_malloc(&r->alc, cap * sizeof *slots);
+    if (!slots) return false;
+    memset(slots, 0, cap * sizeof *slots);
+    if (t->slots != mpi_atoms_empty) {
+        for (uint32_t i = 0; i <= t->mask; i++) {
+            const mpi_strcache_entry *e = &t->slots[i];
+            if (!e->s) continue;
+            uint32_t j = mpi_short_hash(e->a, e->b, e->len) & (cap - 1);
+            while (slots[j].s)
+                j = (j + 1) & (cap - 1);
+            slots[j] = *e;
+        }
+        mpi_free(&r->alc, t->slots);
+        r->reserved -= (t->mask + 1) * sizeof *slots;
+    }
+    r->reserved += cap * sizeof *slots;
+    t->slots = slots;
+    t->mask = cap - 1;
+    return true;
+}
+
+mpi_string *
+mpi_string_atom_add(mp_realm *r, const uint8_t *bytes, uint32_t n, uint64_t a, uint64_t b)
+{
+    struct mpi_atoms *t = &r->atoms;
+    if (t->count >= MPI_ATOMS_MAX) return NULL;
+    /* Load at most one half: probes stay short, misses find a hole soon. */
+    if ((t->count + 1) * 2 > t->mask + 1 && !atoms_grow(r)) return NULL;
+    size_t size = (offsetof(mpi_string, u) + (size_t)n + 1 + 7) & ~(size_t)7;
+    if (t->left < size) {
+        size_t bsize = ATOM_BLOCK ? ATOM_BLOCK : sizeof(void *) + size;
+        uint8_t *blk = mpi_malloc(&r->alc, bsize);
+        if (!blk) return NULL;
+        memcpy(blk, &t->blocks, sizeof(void *));
+        t->blocks = blk;
+        r->reserved += bsize;
+        t->bump = blk + sizeof(void *);
+        t->left = bsize - sizeof(void *);
+    }
+    mpi_string *s = (mpi_string *)(void *)t->bump;
+    t->bump += size;
+    t->left -= size;
+    s->h.next = NULL;
+    s->h.gray = NULL;
+    s->h.realm = r;
+    s->h.kind = MP_STRING;
+    s->h.marked = MPI_MARK_ATOM; /* never marked, so never swept */
+    s->h.flags = MPI_STR_ASCII;
+    s->h.aux = 0;
+    s->length = n;
+    memcpy(s->u.narrow, bytes, n);
+    s->u.narrow[n] = 0;
+    uint32_t i = mpi_short_hash(a, b, n) & t->mask;
+    while (t->slots[i].s)
+        i = (i + 1) & t->mask;
+    t->slots[i] = (mpi_strcache_entry){s, a, b, n};
+    t->count++;
+    return s;
+}
+
+void
+mpi_atoms_free(mp_realm *r)
+{
+    struct mpi_atoms *t = &r->atoms;
+    if (t->slots != mpi_atoms_empty) mpi_free(&r->alc, t->slots);
+    while (t->blocks) {
+        void *next;
+        memcpy(&next, t->blocks, sizeof next);
+        mpi_free(&r->alc, t->blocks);
+        t->blocks = next;
+    }
+}

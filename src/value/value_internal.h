@@ -52,6 +52,8 @@ void mpi_cell_destroy(mp_realm *r, mpi_cell *c);
  * the large blocks): gives back every chunk but the current one, which is
  * emptied, and sets the byte count to 0. */
 void mpi_realm_reset_arena(mp_realm *r);
+/* Frees the realm's atom table and atoms (mp_realm_free). */
+void mpi_atoms_free(mp_realm *r);
 
 /* Undoes the mpi_cell_new that made c, which must still be the newest
  * cell of r (a failed call frees what it allocated). */
