@@ -315,8 +315,11 @@ is_string_tok(const mpi_tok *t)
     return t->t == MPI_TOK_STR || (t->t == MPI_TOK_EXT && t->ext == MPI_EXT_STRING16);
 }
 
-/* Reads a token that must be a string. */
-static bool
+/* Reads a token that must be a string (inline: every property key). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline bool
 read_string(dec *d, mpi_string **out, const char *what)
 {
     /* Fast path: a fixstr (every key up to 31 bytes) whose bytes are all
@@ -555,58 +558,19 @@ copy_arraybuffer(dec *d, const mpi_tok *t, const uint8_t *data, size_t len, bool
 static bool is_index_key(const mpi_string *s);
 
 /* Decodes the value starting at the next token. Containers are created,
- * given their id, and pushed as frames; their children come later. */
+ * given their id, and pushed as frames; their children come later. The
+ * common leaves are read_value's, inline; this is the rest. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static bool
-read_value(dec *d, mp_value *out, bool allow_hole)
+read_value_slow(dec *d, mp_value *out, bool allow_hole)
 {
     mpi_tok t;
-    /* Fast paths for the one-byte tokens that make up most messages
-     * (positive fixint, nil, booleans) and fixstr: the same values the
-     * general path below makes, without filling a tok. */
     const uint8_t *p = d->p;
     if (MPI_LIKELY(p < d->end)) {
         uint8_t b = *p;
-        if (b <= 0x7f) {
-            d->p = p + 1;
-            *out = mpi_value_number((double)b);
-            return true;
-        }
-        if ((b & 0xe0) == 0xa0) {
-            uint32_t n = b & 0x1f;
-            if (MPI_LIKELY(n < (size_t)(d->end - p))) {
-                d->p = p + 1 + n;
-                mpi_string *s;
-                if (!make_short_string(d, p + 1, n, OFF(d, p), &s)) return false;
-                *out = mpi_value_cell(MP_STRING, s);
-                return true;
-            }
-        }
-        if (b == 0xc0 || b == 0xc2 || b == 0xc3) {
-            d->p = p + 1;
-            *out = b == 0xc0 ? mpi_value_simple(MP_NULL, 0) : mpi_value_simple(MP_BOOLEAN, b == 0xc3);
-            return true;
-        }
-        /* float 64 and uint 16/32 whose bytes are all there: the numbers
-         * of most messages after the fixints. */
         size_t left = (size_t)(d->end - p);
-        if (b == 0xcb && left >= 9) {
-            uint64_t bits = mpi_be64(p + 1);
-            double x;
-            memcpy(&x, &bits, 8);
-            d->p = p + 9;
-            *out = mpi_value_number(x);
-            return true;
-        }
-        if (b == 0xcd && left >= 3) {
-            d->p = p + 3;
-            *out = mpi_value_number((double)mpi_be16(p + 1));
-            return true;
-        }
-        if (b == 0xce && left >= 5) {
-            d->p = p + 5;
-            *out = mpi_value_number((double)mpi_be32(p + 1));
-            return true;
-        }
         /* fixmap and fixarray: the token without the general reader (the
          * same count check: two bytes per pair, one per element, left). */
         if ((b & 0xe0) == 0x80 && (uint32_t)(b & 0x0f) * (b < 0x90 ? 2u : 1u) < left) {
@@ -615,22 +579,6 @@ read_value(dec *d, mp_value *out, bool allow_hole)
             t.at = OFF(d, p);
             d->p = p + 1;
             goto have_token;
-        }
-        /* A back-reference in a fixext 1, 2 or 4 (what the encoder writes)
-         * to an object that is not a buffer (those may carry a view). */
-        if ((b == 0xd4 || b == 0xd5 || b == 0xd6) && left >= 3 && (int8_t)p[1] == MPI_EXT_BACKREF) {
-            size_t len = (size_t)1 << (b - 0xd4);
-            if (left >= 2 + len) {
-                uint32_t id = len == 1 ? p[2] : len == 2 ? (uint32_t)(p[2] | (p[3] << 8)) : mpi_le32(p + 2);
-                if (id < d->ids.len) {
-                    mp_value v = *(mp_value *)mpi_stk_at(&d->ids, id);
-                    if (v.kind_ != MP_ARRAYBUFFER && v.kind_ != MP_SHAREDARRAYBUFFER) {
-                        d->p = p + 2 + len;
-                        *out = v;
-                        return true;
-                    }
-                }
-            }
         }
     }
     if (!next_tok(d, &t)) return false;
@@ -895,6 +843,80 @@ have_token:;
         return dfail(d, MP_EDECODE, t.at, "unknown ext type %d", t.ext), false;
     }
     return dfail(d, MP_EDECODE, t.at, "ext %d has a malformed payload (%u bytes)", t.ext, (unsigned)t.n), false;
+}
+
+/* read_value for the tokens that make up most messages, inline in the
+ * decoder's loops: one-byte ones (positive fixint, nil, booleans), fixstr,
+ * float 64, uint 16/32 and back-references; the same values the general
+ * path makes, without filling a tok. Everything else: read_value_slow. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline bool
+read_value(dec *d, mp_value *out, bool allow_hole)
+{
+    const uint8_t *p = d->p;
+    if (MPI_LIKELY(p < d->end)) {
+        uint8_t b = *p;
+        if (b <= 0x7f) {
+            d->p = p + 1;
+            *out = mpi_value_number((double)b);
+            return true;
+        }
+        if ((b & 0xe0) == 0xa0) {
+            uint32_t n = b & 0x1f;
+            if (MPI_LIKELY(n < (size_t)(d->end - p))) {
+                d->p = p + 1 + n;
+                mpi_string *s;
+                if (!make_short_string(d, p + 1, n, OFF(d, p), &s)) return false;
+                *out = mpi_value_cell(MP_STRING, s);
+                return true;
+            }
+        }
+        if (b == 0xc0 || b == 0xc2 || b == 0xc3) {
+            d->p = p + 1;
+            *out = b == 0xc0 ? mpi_value_simple(MP_NULL, 0) : mpi_value_simple(MP_BOOLEAN, b == 0xc3);
+            return true;
+        }
+        /* float 64 and uint 16/32 whose bytes are all there: the numbers
+         * of most messages after the fixints. */
+        size_t left = (size_t)(d->end - p);
+        if (b == 0xcb && left >= 9) {
+            uint64_t bits = mpi_be64(p + 1);
+            double x;
+            memcpy(&x, &bits, 8);
+            d->p = p + 9;
+            *out = mpi_value_number(x);
+            return true;
+        }
+        if (b == 0xcd && left >= 3) {
+            d->p = p + 3;
+            *out = mpi_value_number((double)mpi_be16(p + 1));
+            return true;
+        }
+        if (b == 0xce && left >= 5) {
+            d->p = p + 5;
+            *out = mpi_value_number((double)mpi_be32(p + 1));
+            return true;
+        }
+        /* A back-reference in a fixext 1, 2 or 4 (what the encoder writes)
+         * to an object that is not a buffer (those may carry a view). */
+        if ((b == 0xd4 || b == 0xd5 || b == 0xd6) && left >= 3 && (int8_t)p[1] == MPI_EXT_BACKREF) {
+            size_t len = (size_t)1 << (b - 0xd4);
+            if (left >= 2 + len) {
+                uint32_t id = len == 1 ? p[2] : len == 2 ? (uint32_t)(p[2] | (p[3] << 8)) : mpi_le32(p + 2);
+                if (id < d->ids.len) {
+                    mp_value v = *(mp_value *)mpi_stk_at(&d->ids, id);
+                    if (v.kind_ != MP_ARRAYBUFFER && v.kind_ != MP_SHAREDARRAYBUFFER) {
+                        d->p = p + 2 + len;
+                        *out = v;
+                        return true;
+                    }
+                }
+            }
+        }
+    }
+    return read_value_slow(d, out, allow_hole);
 }
 
 /* Canonical array index "0".."4294967294". */

@@ -593,14 +593,14 @@ mpi_prop *mpi_props_find(const mpi_props *p, const mpi_string *key);
 /* Inserts or overwrites; r for allocation. */
 mp_status mpi_props_set(mp_realm *r, mpi_props *p, mpi_string *key, mp_value value);
 /* mpi_string_equal with the common outcomes decided inline: the same cell,
- * two atoms of one realm (unique, so different ones differ), or different
- * lengths. */
+ * different lengths, or two atoms of one realm (unique, so different ones
+ * differ). */
 static inline bool
 mpi_key_equal(const mpi_string *a, const mpi_string *b)
 {
     if (a == b) return true;
-    if (a->h.marked == MPI_MARK_ATOM && b->h.marked == MPI_MARK_ATOM && a->h.realm == b->h.realm) return false;
     if (a->length != b->length) return false;
+    if (a->h.marked == MPI_MARK_ATOM && b->h.marked == MPI_MARK_ATOM && a->h.realm == b->h.realm) return false;
     /* Narrow keys of one length mostly differ in the first or last unit. */
     if (a->length && !((a->h.flags | b->h.flags) & MPI_STR_WIDE) &&
         (a->u.narrow[0] != b->u.narrow[0] || a->u.narrow[a->length - 1] != b->u.narrow[a->length - 1]))
