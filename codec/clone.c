@@ -518,7 +518,7 @@ clone_value(cl *c, mp_value v, mp_value *out)
 
 /* Appends an entry to a Map or Set presized for all of them. The source
  * had no two SameValueZero-equal keys, so neither has the clone: no search.
- * The index probes linearly, as map.c's index_insert does (keep in sync). */
+ */
 static void
 table_append(mpi_map *m, mp_value key, mp_value value)
 {
@@ -526,11 +526,7 @@ table_append(mpi_map *m, mp_value key, mp_value value)
     m->entries[e].key = key;
     m->entries[e].value = value;
     m->live++;
-    uint32_t mask = m->index_cap - 1;
-    uint32_t b = mpi_hash_same_value_zero(key) & mask;
-    while (m->index[b])
-        b = (b + 1) & mask;
-    m->index[b] = e + 1;
+    mpi_map_index_insert(m, e, mpi_hash_same_value_zero(key));
 }
 
 /* One step of the top frame. */

@@ -537,17 +537,48 @@ typedef struct mpi_map_entry {
     mp_value key;
     mp_value value;
 } mpi_map_entry;
-/* The most entries a Map or Set holds: its index (2 x capacity) is uint32. */
-#define MPI_MAP_MAX_ENTRIES (1u << 30)
+/* The most entries a Map or Set holds, as in V8 (2^24): an index slot has
+ * room for the entry and a tag of the key's hash (mpi_map_slot). */
+#define MPI_MAP_MAX_ENTRIES (1u << 24)
 typedef struct mpi_map {
     mpi_cell h;
     mpi_map_entry *entries;
     uint32_t used; /* entries in use, deleted included */
     uint32_t cap;
     uint32_t live;
-    uint32_t *index;    /* entry+1 per bucket, 0 empty, UINT32_MAX tombstone */
+    uint32_t *index;    /* mpi_map_slot per bucket, 0 empty, UINT32_MAX tombstone */
     uint32_t index_cap; /* power of two */
 } mpi_map;
+
+/* An index slot: entry + 1 in the low MPI_MAP_SLOT_BITS bits (at most
+ * MPI_MAP_MAX_ENTRIES, so never all ones: no slot is UINT32_MAX) and the
+ * key hash's top bits above them, so a probe compares keys (a cache miss
+ * on the entry, another on a string key) only when the tags agree. */
+#define MPI_MAP_SLOT_BITS 25u
+#define MPI_MAP_SLOT_ENTRY ((1u << MPI_MAP_SLOT_BITS) - 1)
+static inline uint32_t
+mpi_map_slot(uint32_t entry, uint32_t hash)
+{
+    return (hash & ~MPI_MAP_SLOT_ENTRY) | (entry + 1);
+}
+/* The entry of a live slot whose tag is the hash's, else UINT32_MAX. */
+static inline uint32_t
+mpi_map_slot_entry(uint32_t slot, uint32_t hash)
+{
+    if (slot == UINT32_MAX || ((slot ^ hash) & ~MPI_MAP_SLOT_ENTRY)) return UINT32_MAX;
+    return (slot & MPI_MAP_SLOT_ENTRY) - 1;
+}
+/* Puts entry's slot in the first empty bucket from hash (the index has one:
+ * its load is at most a half). */
+static inline void
+mpi_map_index_insert(mpi_map *m, uint32_t entry, uint32_t hash)
+{
+    uint32_t mask = m->index_cap - 1;
+    uint32_t b = hash & mask;
+    while (m->index[b])
+        b = (b + 1) & mask;
+    m->index[b] = mpi_map_slot(entry, hash);
+}
 
 enum { MPI_AB_RESIZABLE = 1u << 0, MPI_AB_DETACHED = 1u << 1, MPI_AB_NOT_DETACHABLE = 1u << 2 };
 typedef struct mpi_arraybuffer {

@@ -1,5 +1,5 @@
 /* Map and Set: entries in insertion order plus an open-addressing index
- * (entry+1 per bucket, 0 empty, UINT32_MAX tombstone). Every entry ever
+ * (mpi_map_slot per bucket, 0 empty, UINT32_MAX tombstone). Every entry ever
  * appended owns one non-empty bucket, so the index load is used/index_cap,
  * kept at most 1/2 by sizing index_cap = 2 * cap. Deleting marks the entry
  * MPI_TAG_EMPTY; tombstones are compacted away only when the entries fill
@@ -94,25 +94,16 @@ find_entry(const mpi_map *m, mp_value key, uint32_t hash, uint32_t *bucket)
     if (!m->index) return UINT32_MAX;
     uint32_t mask = m->index_cap - 1;
     uint32_t b = hash & mask;
-    uint32_t e;
-    while ((e = m->index[b]) != 0) {
-        if (e != UINT32_MAX && mpi_same_value_zero(m->entries[e - 1].key, key)) {
+    uint32_t s;
+    while ((s = m->index[b]) != 0) {
+        uint32_t e = mpi_map_slot_entry(s, hash);
+        if (e != UINT32_MAX && mpi_same_value_zero(m->entries[e].key, key)) {
             if (bucket) *bucket = b;
-            return e - 1;
+            return e;
         }
         b = (b + 1) & mask;
     }
     return UINT32_MAX;
-}
-
-static void
-index_insert(mpi_map *m, uint32_t entry, uint32_t hash)
-{
-    uint32_t mask = m->index_cap - 1;
-    uint32_t b = hash & mask;
-    while (m->index[b])
-        b = (b + 1) & mask;
-    m->index[b] = entry + 1;
 }
 
 /* Drops deleted entries (order kept) and rebuilds the index. */
@@ -125,7 +116,7 @@ compact_and_reindex(mpi_map *m)
     m->used = w;
     memset(m->index, 0, (size_t)m->index_cap * sizeof(uint32_t));
     for (uint32_t i = 0; i < w; i++)
-        index_insert(m, i, mpi_hash_same_value_zero(m->entries[i].key));
+        mpi_map_index_insert(m, i, mpi_hash_same_value_zero(m->entries[i].key));
 }
 
 /* Room for one more entry. On failure the table is unchanged. */
@@ -178,7 +169,7 @@ table_put(mpi_map *m, mp_value key, mp_value value)
     m->entries[e].key = key;
     m->entries[e].value = value;
     m->live++;
-    index_insert(m, e, h);
+    mpi_map_index_insert(m, e, h);
     return MP_OK;
 }
 
@@ -187,17 +178,19 @@ mpi_map_add_new(mpi_map *m, mp_value key, mp_value value)
 {
     if (key.kind_ == MP_NUMBER && key.u_.number_ == 0) key.u_.number_ = 0.0; /* -0 -> +0 */
     uint32_t mask = m->index_cap - 1;
-    uint32_t b = mpi_hash_same_value_zero(key) & mask;
-    uint32_t e;
-    while ((e = m->index[b]) != 0) {
-        if (e != UINT32_MAX && mpi_same_value_zero(m->entries[e - 1].key, key)) return false;
+    uint32_t hash = mpi_hash_same_value_zero(key);
+    uint32_t b = hash & mask;
+    uint32_t s;
+    while ((s = m->index[b]) != 0) {
+        uint32_t e = mpi_map_slot_entry(s, hash);
+        if (e != UINT32_MAX && mpi_same_value_zero(m->entries[e].key, key)) return false;
         b = (b + 1) & mask;
     }
-    e = m->used++;
+    uint32_t e = m->used++;
     m->entries[e].key = key;
     m->entries[e].value = value;
     m->live++;
-    m->index[b] = e + 1;
+    m->index[b] = mpi_map_slot(e, hash);
     return true;
 }
 
