@@ -90,8 +90,32 @@ cfail(cl *c, mp_status code, const char *fmt, ...)
 
 /* ---- leaves --------------------------------------------------------------------------- */
 
-static mpi_string *
+/* An atom of the source (a key shared by many objects) keeps its copy in
+ * its header for the rest of the walk, as objects keep their ids (mpi_idtab:
+ * cleared with them on every exit): true if this walk owns s's header. */
+static inline bool
+owns_atom_header(const cl *c, const mpi_string *s)
+{
+    return s->h.marked == MPI_MARK_ATOM && c->memo.hdr == s->h.realm;
+}
+
+static mpi_string *clone_string_slow(cl *c, const mpi_string *s)
+#if defined(__GNUC__)
+    __attribute__((noinline))
+#endif
+    ;
+
+/* Inline: the shared keys of many objects are copied once, then found in
+ * their headers. */
+static inline mpi_string *
 clone_string(cl *c, const mpi_string *s)
+{
+    if (s->h.gray && owns_atom_header(c, s)) return (mpi_string *)(void *)s->h.gray;
+    return clone_string_slow(c, s);
+}
+
+static mpi_string *
+clone_string_slow(cl *c, const mpi_string *s)
 {
     /* Strings are immutable and have no identity: within one realm the
      * clone can share them. */
@@ -99,11 +123,7 @@ clone_string(cl *c, const mpi_string *s)
     uint32_t n = s->length;
     bool wide = (s->h.flags & MPI_STR_WIDE) != 0;
     if ((s->h.flags & MPI_STR_ASCII) && n <= MPI_ATOM_MAX_LEN) {
-        /* An atom of the source (a key shared by many objects) keeps its
-         * copy in its header for the rest of the walk, as objects keep
-         * their ids (mpi_idtab: cleared with them on every exit). */
-        bool owned = s->h.marked == MPI_MARK_ATOM && c->memo.hdr == s->h.realm;
-        if (owned && s->h.gray) return (mpi_string *)(void *)s->h.gray;
+        bool owned = owns_atom_header(c, s);
         mpi_string *a = mpi_string_atom(c->dst, s->u.narrow, n);
         if (MPI_LIKELY(a != NULL)) {
             mpi_cell **m;
