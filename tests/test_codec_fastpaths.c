@@ -552,6 +552,7 @@ test_atoms(void)
         CU_ASSERT_EQUAL(s.values, 0);
         CU_ASSERT_EQUAL(s.bytes, 0);
         CU_ASSERT(s.reserved >= MPI_ATOMS_MAX * 16); /* the atoms stayed */
+        CU_ASSERT(s.reserved <= 2 * 64 * 1024); /* the chunk the arena keeps, and the atoms: at most 64 KiB */
     }
     /* Atoms read back intact after the collections (ASan and valgrind
      * would see a use after free). */

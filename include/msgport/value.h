@@ -99,11 +99,16 @@ MP_API void mp_realm_collect(mp_realm *realm, const mp_value *roots, size_t n);
 
 /* Small values are carved from 64 KiB chunks of the realm's allocator
  * (bump allocation: decoding is mostly that); a chunk goes back to the
- * allocator when the last value in it is freed. */
+ * allocator when the last value in it is freed. The realm's atoms are not
+ * among the values: the first 512 distinct ASCII strings of at most 16
+ * bytes that decoding, cloning or a property key (mp_object_set_utf8 and
+ * the like) makes in the realm are kept until mp_realm_free, so the same
+ * keys and words in later messages cost no new string (at most
+ * 64 KiB per realm, counted in `reserved`). */
 typedef struct mp_realm_stats {
-    size_t values;   /* live objects, strings and BigInts */
-    size_t bytes;    /* bytes the live values use (byte stores excluded) */
-    size_t reserved; /* bytes the realm holds from its allocator: chunks and large blocks */
+    size_t values;   /* live objects, strings and BigInts (atoms excluded) */
+    size_t bytes;    /* bytes the live values use (byte stores and atoms excluded) */
+    size_t reserved; /* bytes the realm holds from its allocator: chunks, large blocks, atoms */
 } mp_realm_stats;
 /* Cannot fail; all zero for NULL. */
 MP_API mp_realm_stats mp_realm_get_stats(const mp_realm *realm);
