@@ -23,13 +23,6 @@ typedef struct cframe {
     uint8_t last_phase;
 } cframe;
 
-#define STR_CACHE 128
-#define STR_CACHE_SMALL 16
-#define STR_CACHE_MAX_LEN 32
-/* Misses in the small cache before it is cleared and grown to STR_CACHE
- * entries: small clones clear only a few entries. */
-#define STR_CACHE_GROW_AFTER 32
-
 typedef struct hostxfer {
     const mpi_host_type *ht;
     void *host_ptr;
@@ -45,10 +38,7 @@ typedef struct cl {
     mpi_vec hosts;           /* hostxfer: payloads to release (and transfer) */
     mp_error_info *err;
     mp_status fail;
-    uint32_t str_mask;   /* entries in use - 1; 0 until the cache is first used */
-    uint32_t str_misses; /* while small */
     cframe stack_inline[32];
-    mpi_strcache_entry strs[STR_CACHE]; /* the first str_mask + 1 cleared */
 } cl;
 
 /* ---- failure and paths ------------------------------------------------------------ */
@@ -134,21 +124,6 @@ clone_string_slow(cl *c, const mpi_string *s)
             return a;
         }
     }
-    mpi_strcache_entry *slot = NULL;
-    if (!wide && n <= STR_CACHE_MAX_LEN) {
-        if (!c->str_mask) {
-            /* Cleared on first use: most clones never need it. */
-            memset(c->strs, 0, STR_CACHE_SMALL * sizeof c->strs[0]);
-            c->str_mask = STR_CACHE_SMALL - 1;
-        }
-        mpi_string *k = mpi_strcache_find(c->strs, c->str_mask, s->u.narrow, n, &slot);
-        if (k) return k;
-        if (c->str_mask < STR_CACHE - 1 && ++c->str_misses > STR_CACHE_GROW_AFTER) {
-            memset(c->strs, 0, sizeof c->strs);
-            c->str_mask = STR_CACHE - 1;
-            slot = NULL; /* cleared: the string is cached from its next use */
-        }
-    }
     size_t size = offsetof(mpi_string, u) + (wide ? 2 * (size_t)n : (size_t)n + 1);
     mpi_string *d = (mpi_string *)mpi_cell_new(c->dst, MP_STRING, size);
     if (!d) {
@@ -162,7 +137,6 @@ clone_string_slow(cl *c, const mpi_string *s)
         memcpy(d->u.wide, s->u.wide, 2 * (size_t)n);
     else
         mpi_copy_short(d->u.narrow, s->u.narrow, (size_t)n + 1); /* with its NUL */
-    if (slot) slot->s = d;
     return d;
 }
 

@@ -28,9 +28,6 @@ typedef struct dframe {
     uint32_t shape_gen; /* that shape's generation when the object began */
 } dframe;
 
-#define KEY_CACHE 256
-#define KEY_CACHE_MAX_LEN 32
-
 /* Shapes: the key lists of recently decoded objects, by key count. Objects
  * of one kind repeat their keys in one order, so an object's next key is
  * first compared with the same position of the last object of its size:
@@ -59,19 +56,16 @@ typedef struct dec {
     mp_decode_limits lim;
     mp_error_info *err;
     mp_status fail;
-    mpi_stk ids;                        /* mp_value per object id */
-    mpi_stk stack;                      /* dframe */
-    mpi_vec units;                      /* uint16_t work space (UTF-16 strings) */
-    mpi_vec words;                      /* uint64_t work space (BigInts) */
-    uint8_t *used;                      /* per moved store / host payload: already referenced */
-    size_t reserved;                    /* bytes resizable ArrayBuffers reserved beyond what they carry */
-    uint32_t key_mask;                  /* 0 until the cache of keys is first used */
-    uint32_t key_cache_size;            /* its slots, a power of two up to KEY_CACHE */
-    uint8_t shape_n[SHAPES];            /* keys in shapes[i]: 0 (none) or a count with i = count % SHAPES */
-    uint32_t shape_gen[SHAPES];         /* bumped whenever shapes[i] is rewritten */
-    uint32_t shape_seen;                /* bit i: an object of a size i was completed (shapes are
-                                         * recorded from the second on: a lone object costs nothing) */
-    mpi_strcache_entry keys[KEY_CACHE]; /* ASCII strings made by this decode, too long for atoms */
+    mpi_stk ids;                /* mp_value per object id */
+    mpi_stk stack;              /* dframe */
+    mpi_vec units;              /* uint16_t work space (UTF-16 strings) */
+    mpi_vec words;              /* uint64_t work space (BigInts) */
+    uint8_t *used;              /* per moved store / host payload: already referenced */
+    size_t reserved;            /* bytes resizable ArrayBuffers reserved beyond what they carry */
+    uint8_t shape_n[SHAPES];    /* keys in shapes[i]: 0 (none) or a count with i = count % SHAPES */
+    uint32_t shape_gen[SHAPES]; /* bumped whenever shapes[i] is rewritten */
+    uint32_t shape_seen;        /* bit i: an object of a size i was completed (shapes are
+                                 * recorded from the second on: a lone object costs nothing) */
     mp_value ids_inline[32];
     dframe stack_inline[16];
     dshape shapes[SHAPES]; /* valid up to shape_n[i] keys */
@@ -228,28 +222,14 @@ make_utf8_string(dec *d, const uint8_t *s, uint32_t n, size_t at, mpi_string **o
     }
     if (MPI_LIKELY(!(acc & 0x8080808080808080ull))) {
         /* ASCII and not an atom (longer, or the realm's table is full):
-         * ones up to KEY_CACHE_MAX_LEN bytes are shared within this decode
-         * (strings have no identity, so sharing is invisible). The bytes
-         * are the units: made in one copy, without a second scan. */
-        mpi_strcache_entry *slot = NULL;
-        if (n <= KEY_CACHE_MAX_LEN) {
-            if (!d->key_mask) {
-                /* Cleared on first use: most messages never need it. */
-                memset(d->keys, 0, d->key_cache_size * sizeof d->keys[0]);
-                d->key_mask = (uint32_t)(d->key_cache_size - 1);
-            }
-            mpi_string *k = mpi_strcache_find(d->keys, d->key_mask, s, n, &slot);
-            if (k) {
-                *out = k;
-                return true;
-            }
-        }
+         * the bytes are the units, made in one copy without a second scan.
+         * (A cache of such strings per decode cost more than it saved:
+         * repeated keys come through shapes, short words are atoms.) */
         mpi_string *str = mpi_string_new_ascii(d->realm, s, n);
         if (!str) {
             NOMEM(d, at);
             return false;
         }
-        if (slot) slot->s = str;
         *out = str;
         return true;
     }
@@ -1126,14 +1106,9 @@ mp_deserialize(mp_message *msg, mp_realm *realm, const mp_decode_limits *limits,
     d.fail = MP_OK;
     d.used = NULL;
     d.reserved = 0;
-    d.key_mask = 0;
     memset(d.shape_n, 0, sizeof d.shape_n);
     memset(d.shape_gen, 0, sizeof d.shape_gen);
     d.shape_seen = 0;
-    /* The string cache is sized to the message: small ones clear little. */
-    d.key_cache_size = 16;
-    while (d.key_cache_size < KEY_CACHE && d.key_cache_size * 16 < msg->len)
-        d.key_cache_size *= 2;
     d.start = d.p = msg->bytes;
     d.end = msg->len ? msg->bytes + msg->len : msg->bytes; /* no arithmetic on NULL */
     d.realm = realm;

@@ -124,7 +124,7 @@ struct mp_realm {
     bool walking;
     /* The realm's table of short ASCII strings (mpi_string_atom). */
     struct mpi_atoms {
-        struct mpi_strcache_entry *slots; /* mask + 1 entries; a shared empty one until the first atom */
+        struct mpi_atom_slot *slots; /* mask + 1 entries; a shared empty one until the first atom */
         uint32_t mask;
         uint32_t count;
         uint8_t *bump; /* free space in the newest atom block */
@@ -363,8 +363,9 @@ mpi_string_new_ascii(mp_realm *r, const uint8_t *bytes, uint32_t len)
 uint32_t mpi_string_hash(mpi_string *s);
 
 /* A short byte string as two words that cover it (with its length): for
- * n <= 16 equal (n, a, b) means equal bytes, so the per-call string caches
- * compare these instead of the bytes (no call, no load from the cell). */
+ * n <= 16 equal (n, a, b) means equal bytes, so the atom table and the
+ * decoder's shapes compare these instead of the bytes (no call, no load
+ * from the cell). */
 #define MPI_SHORT_EXACT 16u
 static inline void
 mpi_short_words(const uint8_t *s, uint32_t n, uint64_t *a, uint64_t *b)
@@ -392,36 +393,13 @@ mpi_short_hash(uint64_t a, uint64_t b, uint32_t n)
     return (uint32_t)(h >> 40);
 }
 
-/* A small direct-mapped cache of narrow strings made during one decode or
- * clone (and the slots of the realm's atom table): repeated keys and words
- * share one cell (strings have no identity, so the sharing is invisible).
- * Entries keep the length and the covering words so that a lookup does not
- * touch the cached cell's memory unless the string is longer than
- * MPI_SHORT_EXACT. */
-typedef struct mpi_strcache_entry {
+/* A slot of the realm's atom table: the length and the covering words, so
+ * that a lookup does not touch the atom's memory. */
+typedef struct mpi_atom_slot {
     mpi_string *s;
     uint64_t a, b;
     uint32_t len;
-} mpi_strcache_entry;
-
-/* The cached string equal to bytes[0..n), or NULL; *slot is where to store
- * a new one (set (*slot)->s after making it). */
-static inline mpi_string *
-mpi_strcache_find(mpi_strcache_entry *tab, uint32_t mask, const uint8_t *bytes, uint32_t n, mpi_strcache_entry **slot)
-{
-    uint64_t a, b;
-    mpi_short_words(bytes, n, &a, &b);
-    mpi_strcache_entry *e = &tab[mpi_short_hash(a, b, n) & mask];
-    *slot = e;
-    if (e->s && e->len == n && e->a == a && e->b == b &&
-        (n <= MPI_SHORT_EXACT || memcmp(e->s->u.narrow, bytes, n) == 0))
-        return e->s;
-    e->s = NULL;
-    e->a = a;
-    e->b = b;
-    e->len = n;
-    return NULL;
-}
+} mpi_atom_slot;
 
 /* The realm's atoms: the first MPI_ATOMS_MAX distinct ASCII strings of at
  * most MPI_ATOM_MAX_LEN bytes that decoding or cloning into the realm
@@ -433,7 +411,7 @@ mpi_strcache_find(mpi_strcache_entry *tab, uint32_t mask, const uint8_t *bytes, 
 #define MPI_ATOM_MAX_LEN MPI_SHORT_EXACT
 #define MPI_ATOMS_MAX 512u
 #define MPI_MARK_ATOM 2
-extern mpi_strcache_entry mpi_atoms_empty[1];
+extern mpi_atom_slot mpi_atoms_empty[1];
 mpi_string *mpi_string_atom_add(mp_realm *r, const uint8_t *bytes, uint32_t n, uint64_t a, uint64_t b);
 
 /* The atom equal to the n <= MPI_ATOM_MAX_LEN ASCII bytes (checked by the
@@ -444,7 +422,7 @@ mpi_string_atom_words(mp_realm *r, const uint8_t *bytes, uint32_t n, uint64_t a,
 {
     const struct mpi_atoms *t = &r->atoms;
     for (uint32_t i = mpi_short_hash(a, b, n) & t->mask;; i = (i + 1) & t->mask) {
-        const mpi_strcache_entry *e = &t->slots[i];
+        const mpi_atom_slot *e = &t->slots[i];
         if (!e->s) return mpi_string_atom_add(r, bytes, n, a, b);
         if (e->len == n && e->a == a && e->b == b) return e->s;
     }

@@ -1,7 +1,7 @@
 /* The codec's fast paths and the general paths they fall back to: object
  * shapes in the decoder (a key matched against the last object of the
  * same size, and every way a match can fail), the number fast paths, the
- * string caches, and identity marks kept in cell headers during a walk
+ * atom lookups, and identity marks kept in cell headers during a walk
  * (cleared on every exit, a walk started from a host hook inside another,
  * mp_realm_collect from a hook), mp_realm_collect freeing a realm's
  * chunks at once when nothing is reachable, and the realm's atoms. */
@@ -233,11 +233,11 @@ test_number_tokens(void)
     teardown();
 }
 
-/* Strings of every short length, repeated, through both string caches
- * (exact by words up to 16 bytes, by bytes beyond), and strings that
- * differ only in the middle. */
+/* Strings of every short length, repeated, through the decoder's and the
+ * clone's atom lookups (exact by words up to 16 bytes; longer ones are
+ * ordinary strings), and strings that differ only in the middle. */
 static void
-test_string_caches(void)
+test_short_strings(void)
 {
     setup();
     mp_value arr;
@@ -552,7 +552,7 @@ test_atoms(void)
         CU_ASSERT_EQUAL(s.values, 0);
         CU_ASSERT_EQUAL(s.bytes, 0);
         CU_ASSERT(s.reserved >= MPI_ATOMS_MAX * 16); /* the atoms stayed */
-        CU_ASSERT(s.reserved <= 2 * 64 * 1024); /* the chunk the arena keeps, and the atoms: at most 64 KiB */
+        CU_ASSERT(s.reserved <= 2 * 64 * 1024);      /* the chunk the arena keeps, and the atoms: at most 64 KiB */
     }
     /* Atoms read back intact after the collections (ASan and valgrind
      * would see a use after free). */
@@ -575,7 +575,7 @@ main(void)
         {"shapes of many sizes, nested", test_shapes_sizes_and_nesting},
         {"duplicate keys found on the shape path", test_shapes_reject_duplicates},
         {"number fast paths, whole and cut", test_number_tokens},
-        {"string caches: every short length", test_string_caches},
+        {"strings of every short length, atoms and not", test_short_strings},
         {"back-references of every id size", test_back_references},
         {"identity marks cleared after every walk", test_marks_cleared},
         {"a walk from a host hook inside a walk", test_marks_nested_walks},

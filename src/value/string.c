@@ -451,7 +451,7 @@ mpi_string_clone(mp_realm *r, const mpi_string *s, mpi_string **out)
 
 /* ---- atoms (src/internal.h, mpi_string_atom) ---------------------------- */
 
-mpi_strcache_entry mpi_atoms_empty[1]; /* never written: a lookup's first probe finds it empty */
+mpi_atom_slot mpi_atoms_empty[1]; /* never written: a lookup's first probe finds it empty */
 
 /* Atom blocks: one per atom under AddressSanitizer (it then sees each
  * string on its own, as with the arena), else 4 KiB holding many. */
@@ -463,12 +463,12 @@ atoms_grow(mp_realm *r)
 {
     struct mpi_atoms *t = &r->atoms;
     uint32_t cap = t->slots == mpi_atoms_empty ? ATOM_TABLE_FIRST : (t->mask + 1) * 2;
-    mpi_strcache_entry *slots = mpi_malloc(&r->alc, cap * sizeof *slots);
+    mpi_atom_slot *slots = mpi_malloc(&r->alc, cap * sizeof *slots);
     if (!slots) return false;
     memset(slots, 0, cap * sizeof *slots);
     if (t->slots != mpi_atoms_empty) {
         for (uint32_t i = 0; i <= t->mask; i++) {
-            const mpi_strcache_entry *e = &t->slots[i];
+            const mpi_atom_slot *e = &t->slots[i];
             if (!e->s) continue;
             uint32_t j = mpi_short_hash(e->a, e->b, e->len) & (cap - 1);
             while (slots[j].s)
@@ -518,7 +518,7 @@ mpi_string_atom_add(mp_realm *r, const uint8_t *bytes, uint32_t n, uint64_t a, u
     uint32_t i = mpi_short_hash(a, b, n) & t->mask;
     while (t->slots[i].s)
         i = (i + 1) & t->mask;
-    t->slots[i] = (mpi_strcache_entry){s, a, b, n};
+    t->slots[i] = (mpi_atom_slot){s, a, b, n};
     t->count++;
     return s;
 }
