@@ -225,6 +225,19 @@ copy_props(cl *c, mpi_props *d, const mpi_props *s)
 
 static bool clone_object(cl *c, mp_value v, mp_value *out);
 
+/* An object already met in this walk (its header holds its copy) is
+ * resolved inline: W4-like graphs meet most objects again. */
+static inline bool
+clone_ref(cl *c, mp_value v, mp_value *out)
+{
+    uintptr_t seen;
+    if (mpi_idtab_get_header(&c->memo, v.u_.cell_, &seen) && !MPI_IS_XFER(seen)) {
+        *out = mpi_value_cell((mp_kind)v.kind_, (mpi_cell *)seen);
+        return true;
+    }
+    return clone_object(c, v, out);
+}
+
 static bool
 copy_arraybuffer(cl *c, mpi_arraybuffer *ab, mpi_cell **out)
 {
@@ -506,7 +519,7 @@ clone_object(cl *c, mp_value v, mp_value *out)
 static inline bool
 clone_value(cl *c, mp_value v, mp_value *out)
 {
-    if (v.kind_ >= MP_OBJECT && v.kind_ < MP_KIND_COUNT_) return clone_object(c, v, out);
+    if (v.kind_ >= MP_OBJECT && v.kind_ < MP_KIND_COUNT_) return clone_ref(c, v, out);
     return clone_primitive(c, v, out);
 }
 
@@ -542,7 +555,7 @@ step(cl *c)
             f->last = i;
             mp_value sv = sp->slots[i].value;
             if (sv.kind_ >= MP_OBJECT && sv.kind_ < MP_KIND_COUNT_) {
-                if (!clone_object(c, sv, &v)) return false;
+                if (!clone_ref(c, sv, &v)) return false;
                 dp->slots[i].value = v;
                 return true;
             }
