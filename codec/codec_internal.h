@@ -248,13 +248,37 @@ static inline mp_status
 mpi_idtab_put(mpi_idtab *t, mpi_cell *key, uintptr_t val)
 {
     if (key->realm == t->hdr) {
-        mpi_cell **m = mpi_stk_push(&t->marked);
-        if (MPI_UNLIKELY(!m)) return MP_ENOMEM;
+        /* mpi_stk_push with the element size known: no multiply */
+        mpi_stk *ms = &t->marked;
+        mpi_cell **m;
+        if (MPI_LIKELY(ms->len < ms->cap))
+            m = (mpi_cell **)(void *)ms->data + ms->len++;
+        else if (!(m = mpi_stk_grow(ms)))
+            return MP_ENOMEM;
         *m = key;
         key->gray = (mpi_cell *)(val + 1);
         return MP_OK;
     }
     return mpi_idtab_put_slow(t, key, val);
+}
+/* True if key keeps its value in its own header in this table (it belongs
+ * to the realm whose headers the table owns): mpi_idtab_put then needs no
+ * table, and mpi_idtab_get_header finds the value. */
+static inline bool
+mpi_idtab_owns_header(const mpi_idtab *t, const mpi_cell *key)
+{
+    return key->realm == t->hdr;
+}
+/* True and *val if key has a value kept in its header: a load and a
+ * compare, never a table probe, for callers whose miss is cheap. */
+static inline bool
+mpi_idtab_get_header(const mpi_idtab *t, const mpi_cell *key, uintptr_t *val)
+{
+    if (key->gray && key->realm == t->hdr) {
+        *val = (uintptr_t)key->gray - 1;
+        return true;
+    }
+    return false;
 }
 /* Changes the value of a key that has one. */
 static inline void

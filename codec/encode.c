@@ -1,14 +1,27 @@
 /* The serializer: value graph -> msgpack bytes + side tables.
  *
- * One growing output buffer, msgpack-c's inline pack functions writing
- * into it through a callback, an explicit work stack (no recursion), and
- * one identity table (cell -> id) as the only per-object bookkeeping. */
+ * One growing output buffer written at a cursor by msgpack-c's inline pack
+ * functions, an explicit work stack (no recursion) whose object, array,
+ * Map and Set frames one loop runs (keys, short leaves, back-references
+ * and new objects' headers written in place, one room check per child),
+ * and one identity table (cell -> id) as the only per-object bookkeeping. */
 #include <math.h>
 #include <msgpack.h>
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "codec_internal.h"
+
+/* The per-child writers are forced inline into the loops that run a
+ * container's children, and those loops kept out of mp_serialize, so each
+ * loop keeps its cursor and bounds in registers. */
+#if defined(__GNUC__)
+#define ENC_INLINE inline __attribute__((always_inline))
+#define ENC_NOINLINE __attribute__((noinline))
+#else
+#define ENC_INLINE inline
+#define ENC_NOINLINE
+#endif
 
 /* One open container on the work stack. */
 enum { EF_OBJECT, EF_ARRAY, EF_ARRAY_HOLEY, EF_ARRAY_SPARSE, EF_MAP, EF_SET, EF_ERROR };
@@ -23,66 +36,72 @@ typedef struct eframe {
 } eframe;
 
 typedef struct enc {
+    uint8_t *cur; /* next output byte; msg->len is set from it at the end */
+    uint8_t *end; /* msg->bytes + msg->cap */
     mp_message *msg;
-    msgpack_packer pk;
-    bool oom;
-    mp_status fail; /* first failure (MP_OK while fine) */
+    mp_status fail; /* first failure (MP_OK while fine): every loop stops on it */
+    uint32_t next_id;
     mp_realm *realm;
     mpi_idtab ids;
-    uint32_t next_id;
     mpi_stk stack;
     mpi_xfer xfer;
     mp_error_info *err;
-    eframe stack_inline[32]; /* last: not cleared at start */
+    eframe stack_inline[32];
 } enc;
+
+/* Records the first failure (with the current path) and returns it. */
+static mp_status enc_fail(enc *e, mp_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static void
+enc_oom(enc *e)
+{
+    enc_fail(e, MP_ENOMEM, "Data cannot be cloned, out of memory.");
+}
 
 /* ---- output ---------------------------------------------------------------------- */
 
 static bool
 out_grow(enc *e, size_t need)
 {
-    if (e->oom) return false;
-    if (!mpi_message_grow(e->msg, need)) e->oom = true;
-    return !e->oom;
-}
-
-/* Room for n more bytes at msg->bytes + msg->len, or NULL (oom recorded). */
-static inline uint8_t *
-out_reserve(enc *e, size_t n)
-{
+    if (e->fail != MP_OK) return false;
     mp_message *m = e->msg;
-    if (MPI_UNLIKELY(m->cap - m->len < n) && !out_grow(e, n)) return NULL;
-    return m->bytes + m->len;
+    m->len = (size_t)(e->cur - m->bytes);
+    if (!mpi_message_grow(m, need)) {
+        enc_oom(e);
+        return false;
+    }
+    e->cur = m->bytes + m->len;
+    e->end = m->bytes + m->cap;
+    return true;
 }
 
-static inline int
-out_append(enc *e, const void *buf, size_t len)
+/* Room for n more bytes at e->cur; false when memory ran out (recorded). */
+static inline bool
+out_room(enc *e, size_t n)
 {
-    uint8_t *p = out_reserve(e, len);
-    if (!p) return -1;
-    memcpy(p, buf, len);
-    e->msg->len += len;
-    return 0;
-}
-
-/* The packer callback (msgpack_packer needs one; the mpi_pack_* functions
- * below append without going through it). */
-static int
-out_write(void *data, const char *buf, size_t len)
-{
-    return out_append(data, buf, len);
+    if (MPI_LIKELY((size_t)(e->end - e->cur) >= n)) return true;
+    return out_grow(e, n);
 }
 
 /* msgpack-c's own inline pack functions, instantiated from its template
- * (pack_template.h is made for this) with the append inlined into our
- * buffer instead of an indirect call per token: mpi_pack_map,
- * mpi_pack_str, mpi_pack_int64, ... behave exactly as msgpack_pack_*. */
+ * (pack_template.h is made for this) to write at a cursor into the
+ * message's bytes instead of through a callback per token: mpi_pack_map,
+ * mpi_pack_str, mpi_pack_int64, ... write exactly what msgpack_pack_*
+ * writes. The caller makes room first (out_room), once for a run of
+ * tokens, so each token is a few stores. */
 #define msgpack_pack_inline_func(name) static inline int mpi_pack##name
 #define msgpack_pack_inline_func_cint(name) static inline int mpi_pack##name
 #define msgpack_pack_inline_func_fixint(name) static inline int mpi_pack_fix##name
-#define msgpack_pack_user msgpack_packer *
-#define msgpack_pack_append_buffer(user, buf, len) return out_append((enc *)(user)->data, (buf), (len))
+#define msgpack_pack_user uint8_t **
+#define msgpack_pack_append_buffer(user, buf, len) return (memcpy(*(user), (buf), (len)), *(user) += (len), 0)
 #include <msgpack/pack_template.h>
+
+/* Header room: the longest msgpack header (ext 32: 6 bytes) and a little. */
+#define ENC_HEAD 8
 
 static inline void
 put_u32le(uint8_t *p, uint32_t v)
@@ -104,23 +123,30 @@ put_u64le(uint8_t *p, uint64_t v)
 static void
 pack_ext(enc *e, int8_t type, const uint8_t *payload, size_t n)
 {
-    (void)mpi_pack_ext(&e->pk, n, type);
-    if (n) (void)mpi_pack_ext_body(&e->pk, payload, n);
+    if (!out_room(e, ENC_HEAD + n)) return;
+    (void)mpi_pack_ext(&e->cur, n, type);
+    if (n) (void)mpi_pack_ext_body(&e->cur, payload, n);
 }
 
-/* An id or index in the shortest of 1, 2 or 4 little-endian bytes. */
+/* An id or index as a fixext 1, 2 or 4 (little-endian): 6 bytes of room
+ * at p. Returns the cursor after it. */
+static ENC_INLINE uint8_t *
+put_ext_uint(uint8_t *p, int8_t type, uint32_t v)
+{
+    if (v <= 0xFF) {
+        (void)mpi_pack_ext(&p, 1, type);
+        *p = (uint8_t)v;
+        return p + 1;
+    }
+    (void)mpi_pack_ext(&p, v <= 0xFFFF ? 2 : 4, type);
+    put_u32le(p, v); /* bytes past the payload are scratch beyond the cursor */
+    return p + (v <= 0xFFFF ? 2 : 4);
+}
+
 static void
 pack_ext_uint(enc *e, int8_t type, uint32_t v)
 {
-    /* fixext 1, 2 or 4: the bytes mpi_pack_ext + mpi_pack_ext_body write,
-     * in one reservation (back-references are a large part of graphs). */
-    uint8_t *p = out_reserve(e, 6);
-    if (!p) return;
-    size_t n = v <= 0xFF ? 1 : v <= 0xFFFF ? 2 : 4;
-    p[0] = n == 1 ? 0xd4 : n == 2 ? 0xd5 : 0xd6;
-    p[1] = (uint8_t)type;
-    put_u32le(p + 2, v); /* bytes past 2 + n are scratch beyond len */
-    e->msg->len += 2 + n;
+    if (out_room(e, 6)) e->cur = put_ext_uint(e->cur, type, v);
 }
 
 /* ---- failure and paths ---------------------------------------------------------- */
@@ -137,12 +163,6 @@ render_path(enc *e, char *buf, size_t cap)
     }
 }
 
-/* Records the first failure (with the current path) and returns it. */
-static mp_status enc_fail(enc *e, mp_status code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
 static mp_status
 enc_fail(enc *e, mp_status code, const char *fmt, ...)
 {
@@ -161,26 +181,109 @@ enc_fail(enc *e, mp_status code, const char *fmt, ...)
 
 /* ---- strings ---------------------------------------------------------------------- */
 
+/* Room for a short leaf at the cursor: a fixstr of up to 31 ASCII bytes
+ * (32), a number (9), a back-reference (6), undefined (3). */
+#define ENC_LEAF 32
+
+/* True for the strings put_short_string writes: ASCII, fixstr length. */
+static ENC_INLINE bool
+is_short_ascii(const mpi_string *s)
+{
+    return (s->h.flags & MPI_STR_ASCII) && s->length < 32;
+}
+
+/* Up to 8 bytes are read as the one word that ends where the string ends:
+ * it starts inside the string's own cell (its header is in front of u),
+ * so a key of 1 to 8 bytes is one load, one shift and one store. */
+_Static_assert(offsetof(mpi_string, u) >= 8, "a narrow string has 8 bytes of its cell in front of it");
+
+/* A short ASCII string (is_short_ascii) at p, with ENC_LEAF bytes of room
+ * (bytes past the string are scratch beyond the cursor). */
+static ENC_INLINE uint8_t *
+put_short_string(uint8_t *p, const mpi_string *s)
+{
+    uint32_t n = s->length;
+    const uint8_t *src = s->u.narrow;
+    (void)mpi_pack_str(&p, n);
+    if (n <= 8) {
+        if (n) {
+            /* counted from the cell, which the word stays inside */
+            const uint8_t *word = (const uint8_t *)s + offsetof(mpi_string, u) + n - 8;
+            uint64_t w;
+            memcpy(&w, word, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+            w <<= 8 * (8 - n);
+#else
+            w >>= 8 * (8 - n);
+#endif
+            memcpy(p, &w, 8);
+        }
+    } else if (n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, src, 8);
+        memcpy(&b, src + n - 8, 8);
+        memcpy(p, &a, 8);
+        memcpy(p + n - 8, &b, 8);
+    } else {
+        uint8_t a[16], b[16];
+        memcpy(a, src, 16);
+        memcpy(b, src + n - 16, 16);
+        memcpy(p, a, 16);
+        memcpy(p + n - 16, b, 16);
+    }
+    return p + n;
+}
+
+/* Strings met again. Once a message has more than ENC_STASH_AFTER objects,
+ * a short atom (the realm's shared keys and words) keeps its whole encoding
+ * (header and bytes, up to a word) as its identity-table value, that is in
+ * its own header, for the rest of the walk: from then on it is one load
+ * and one store. A smaller message meets its keys about once, where the
+ * stash would cost more than it saves; and the count only grows, so below
+ * it no string has a stash to look for. (Strings have no identity: their
+ * table values are never read as ids.) */
+#define ENC_STASH_AFTER 8
+
+static ENC_NOINLINE void
+stash_string(enc *e, mpi_string *s, const uint8_t *written)
+{
+    uintptr_t word = 0;
+    memcpy(&word, written, 1 + (size_t)s->length);
+    /* Out of memory for the mark: no stash, and nothing else changes. */
+    (void)mpi_idtab_put(&e->ids, &s->h, word);
+}
+
+/* A short ASCII string at p (ENC_LEAF bytes of room), from its stash if
+ * it has one (stash: the message is past ENC_STASH_AFTER objects; a
+ * constant of the loop, see run_frames): the cursor after it, or NULL if
+ * it is not short ASCII. */
+static ENC_INLINE uint8_t *
+put_string(enc *e, uint8_t *p, mpi_string *s, bool stash)
+{
+    if (!stash) return is_short_ascii(s) ? put_short_string(p, s) : NULL;
+    uintptr_t word;
+    if (mpi_idtab_get_header(&e->ids, &s->h, &word)) {
+        memcpy(p, &word, sizeof word);
+        return p + 1 + s->length;
+    }
+    if (!is_short_ascii(s)) return NULL;
+    uint8_t *q = put_short_string(p, s);
+    if (s->h.marked == MPI_MARK_ATOM && s->length < sizeof word && mpi_idtab_owns_header(&e->ids, &s->h))
+        stash_string(e, s, p);
+    return q;
+}
+
+/* Any string: UTF-8 as a msgpack str, or a string with lone surrogates as
+ * STRING16 (codec/FORMAT.md). */
 static void
 write_string(enc *e, const mpi_string *s)
 {
     uint32_t n = s->length;
     uint16_t f = s->h.flags;
     if (MPI_LIKELY(f & MPI_STR_ASCII)) {
-        if (n < 32) {
-            /* fixstr, as mpi_pack_str writes it, header and bytes at once. */
-            uint8_t *p = out_reserve(e, 1 + (size_t)n);
-            if (!p) return;
-            p[0] = (uint8_t)(0xa0 | n);
-            mpi_copy_short(p + 1, s->u.narrow, n);
-            e->msg->len += 1 + (size_t)n;
-            return;
-        }
-        (void)mpi_pack_str(&e->pk, n);
-        uint8_t *p = out_reserve(e, n);
-        if (!p) return;
-        memcpy(p, s->u.narrow, n);
-        e->msg->len += n;
+        if (!out_room(e, ENC_HEAD + (size_t)n)) return;
+        (void)mpi_pack_str(&e->cur, n);
+        (void)mpi_pack_str_body(&e->cur, s->u.narrow, n);
         return;
     }
     if (!(f & MPI_STR_WIDE)) {
@@ -192,9 +295,9 @@ write_string(enc *e, const mpi_string *s)
             enc_fail(e, MP_EDATACLONE, "string of %zu UTF-8 bytes is too long for the format (4 GiB - 1)", len);
             return;
         }
-        (void)mpi_pack_str(&e->pk, len);
-        uint8_t *p = out_reserve(e, len);
-        if (!p) return;
+        if (!out_room(e, ENC_HEAD + len)) return;
+        uint8_t *p = e->cur;
+        (void)mpi_pack_str(&p, len);
         for (uint32_t i = 0; i < n; i++) {
             uint8_t c = s->u.narrow[i];
             if (c < 0x80) {
@@ -204,7 +307,7 @@ write_string(enc *e, const mpi_string *s)
                 *p++ = (uint8_t)(0x80 | (c & 0x3F));
             }
         }
-        e->msg->len += len;
+        e->cur = p;
         return;
     }
     /* UTF-16: measure, and find lone surrogates. */
@@ -233,23 +336,23 @@ write_string(enc *e, const mpi_string *s)
             enc_fail(e, MP_EDATACLONE, "string of %u code units is too long for the format", (unsigned)n);
             return;
         }
-        (void)mpi_pack_ext(&e->pk, bytes, MPI_EXT_STRING16);
-        uint8_t *p = out_reserve(e, bytes);
-        if (!p) return;
+        if (!out_room(e, ENC_HEAD + bytes)) return;
+        uint8_t *p = e->cur;
+        (void)mpi_pack_ext(&p, bytes, MPI_EXT_STRING16);
         for (uint32_t i = 0; i < n; i++) {
             p[2 * i] = (uint8_t)w[i];
             p[2 * i + 1] = (uint8_t)(w[i] >> 8);
         }
-        e->msg->len += bytes;
+        e->cur = p + bytes;
         return;
     }
     if (len > UINT32_MAX) {
         enc_fail(e, MP_EDATACLONE, "string of %zu UTF-8 bytes is too long for the format (4 GiB - 1)", len);
         return;
     }
-    (void)mpi_pack_str(&e->pk, len);
-    uint8_t *p = out_reserve(e, len);
-    if (!p) return;
+    if (!out_room(e, ENC_HEAD + len)) return;
+    uint8_t *p = e->cur;
+    (void)mpi_pack_str(&p, len);
     for (uint32_t i = 0; i < n; i++) {
         uint32_t c = w[i];
         if (c < 0x80) {
@@ -269,24 +372,54 @@ write_string(enc *e, const mpi_string *s)
             *p++ = (uint8_t)(0x80 | (c & 0x3F));
         }
     }
-    e->msg->len += len;
+    e->cur = p;
 }
 
 /* ---- leaves ------------------------------------------------------------------------ */
 
-static inline void
-write_number(enc *e, double d)
+/* A number at p (9 bytes of room). Integral doubles in int64 range (not
+ * -0) go as msgpack ints: that is what other msgpack producers write for
+ * such numbers. */
+static ENC_INLINE uint8_t *
+put_number(uint8_t *p, double d)
 {
-    /* Integral doubles in int64 range (not -0) go as msgpack ints: that is
-     * what other msgpack producers write for such numbers. */
     if (d >= -9223372036854775808.0 && d < 9223372036854775808.0) {
         int64_t i = (int64_t)d;
         if ((double)i == d && (i != 0 || !signbit(d))) {
-            (void)mpi_pack_int64(&e->pk, i);
-            return;
+            (void)mpi_pack_int64(&p, i);
+            return p;
         }
     }
-    (void)mpi_pack_double(&e->pk, d);
+    (void)mpi_pack_double(&p, d);
+    return p;
+}
+
+/* The leaves with a short form, at p with ENC_LEAF bytes of room (strings
+ * as put_string): the cursor after it, or NULL (nothing written) for any
+ * other value. */
+static ENC_INLINE uint8_t *
+put_leaf(enc *e, uint8_t *p, mp_value v, bool stash)
+{
+    switch (v.kind_) {
+    case MP_UNDEFINED:
+        (void)mpi_pack_ext(&p, 0, MPI_EXT_UNDEFINED);
+        return p;
+    case MP_NULL:
+        (void)mpi_pack_nil(&p);
+        return p;
+    case MP_BOOLEAN:
+        if (v.bits_)
+            (void)mpi_pack_true(&p);
+        else
+            (void)mpi_pack_false(&p);
+        return p;
+    case MP_NUMBER:
+        return put_number(p, v.u_.number_);
+    case MP_STRING:
+        return put_string(e, p, v.u_.cell_, stash);
+    default:
+        return NULL;
+    }
 }
 
 static void
@@ -300,55 +433,52 @@ write_bigint(enc *e, const mpi_bigint *b)
         enc_fail(e, MP_EDATACLONE, "BigInt is too large for the format");
         return;
     }
-    (void)mpi_pack_ext(&e->pk, nbytes + 1, MPI_EXT_BIGINT);
-    uint8_t *p = out_reserve(e, nbytes + 1);
-    if (!p) return;
+    if (!out_room(e, ENC_HEAD + nbytes + 1)) return;
+    uint8_t *p = e->cur;
+    (void)mpi_pack_ext(&p, nbytes + 1, MPI_EXT_BIGINT);
     p[0] = (uint8_t)(b->h.flags & 1);
     for (size_t i = 0; i < nbytes; i++)
         p[1 + i] = (uint8_t)(b->words[i / 8] >> (8 * (i % 8)));
-    e->msg->len += nbytes + 1;
+    e->cur = p + nbytes + 1;
 }
 
 /* Writes a primitive (no identity). */
 static void
 write_primitive(enc *e, mp_value v)
 {
-    switch (v.kind_) {
-    case MP_UNDEFINED:
-        pack_ext(e, MPI_EXT_UNDEFINED, NULL, 0);
-        break;
-    case MP_NULL:
-        (void)mpi_pack_nil(&e->pk);
-        break;
-    case MP_BOOLEAN:
-        if (v.bits_)
-            (void)mpi_pack_true(&e->pk);
-        else
-            (void)mpi_pack_false(&e->pk);
-        break;
-    case MP_NUMBER:
-        write_number(e, v.u_.number_);
-        break;
-    case MP_STRING:
+    if (v.kind_ == MP_STRING) {
         write_string(e, v.u_.cell_);
-        break;
-    case MP_BIGINT:
-        write_bigint(e, v.u_.cell_);
-        break;
-    default:
-        enc_fail(e, MP_EDATACLONE, "internal: not a primitive");
-        break;
+        return;
     }
+    if (v.kind_ == MP_BIGINT) {
+        write_bigint(e, v.u_.cell_);
+        return;
+    }
+    if (!out_room(e, ENC_LEAF)) return;
+    uint8_t *p = put_leaf(e, e->cur, v, false);
+    if (p)
+        e->cur = p;
+    else
+        enc_fail(e, MP_EDATACLONE, "internal: not a primitive");
 }
 
 /* ---- objects ---------------------------------------------------------------------- */
 
-static bool
+/* The open container on top of the work stack. */
+static ENC_INLINE eframe *
+top_frame(enc *e)
+{
+    return (eframe *)(void *)e->stack.data + (e->stack.len - 1);
+}
+
+static ENC_INLINE bool
 push_frame(enc *e, mpi_cell *c, uint8_t kind)
 {
-    eframe *f = mpi_stk_push(&e->stack);
-    if (!f) {
-        e->oom = true;
+    eframe *f;
+    if (MPI_LIKELY(e->stack.len < e->stack.cap))
+        f = (eframe *)(void *)e->stack.data + e->stack.len++;
+    else if (!(f = mpi_stk_grow(&e->stack))) {
+        enc_oom(e);
         return false;
     }
     f->cell = c;
@@ -360,15 +490,15 @@ push_frame(enc *e, mpi_cell *c, uint8_t kind)
     return true;
 }
 
-static bool
+static ENC_INLINE bool
 new_id(enc *e, mpi_cell *c)
 {
-    if (e->next_id == UINT32_MAX) {
+    if (MPI_UNLIKELY(e->next_id == UINT32_MAX)) {
         enc_fail(e, MP_EDATACLONE, "too many objects for one message (4294967295)");
         return false;
     }
-    if (mpi_idtab_put(&e->ids, c, (uintptr_t)e->next_id << 1) != MP_OK) {
-        e->oom = true;
+    if (MPI_UNLIKELY(mpi_idtab_put(&e->ids, c, (uintptr_t)e->next_id << 1) != MP_OK)) {
+        enc_oom(e);
         return false;
     }
     e->next_id++;
@@ -389,13 +519,13 @@ write_arraybuffer(enc *e, mpi_arraybuffer *ab)
         enc_fail(e, MP_EDATACLONE, "ArrayBuffer of %zu bytes is too large to copy into a message", len);
         return;
     }
-    (void)mpi_pack_ext(&e->pk, head + len, MPI_EXT_ARRAYBUFFER);
-    uint8_t *p = out_reserve(e, head + len);
-    if (!p) return;
+    if (!out_room(e, ENC_HEAD + head + len)) return;
+    uint8_t *p = e->cur;
+    (void)mpi_pack_ext(&p, head + len, MPI_EXT_ARRAYBUFFER);
     p[0] = resizable ? MPI_ABF_RESIZABLE : 0;
     if (resizable) put_u64le(p + 1, ab->max_byte_length);
     if (len) memcpy(p + head, ab->store->data, len);
-    e->msg->len += head + len;
+    e->cur = p + head + len;
 }
 
 static void
@@ -417,7 +547,7 @@ write_host(enc *e, mpi_host *h, mpi_xfer_entry *xe)
     uint32_t index;
     if (mpi_message_add_host(e->msg, &hp, &index) != MP_OK) {
         if (hp.free_payload) hp.free_payload(hp.ctx, payload);
-        e->oom = true;
+        enc_oom(e);
         return;
     }
     if (xe) {
@@ -439,22 +569,22 @@ write_buffer_cell(enc *e, mpi_cell *c)
     } else {
         uint32_t index;
         if (mpi_message_add_shared(e->msg, ((mpi_sab *)c)->store, &index) != MP_OK) {
-            e->oom = true;
+            enc_oom(e);
             return;
         }
         pack_ext_uint(e, MPI_EXT_SAB, index);
     }
 }
 
-static void write_object(enc *e, mp_value v);
+static void write_object(enc *e, mpi_cell *c);
 
 static void
 write_view(enc *e, mpi_view *vw)
 {
     /* The buffer first (it takes the id before the view's). */
     mpi_cell *b = vw->buffer;
-    write_object(e, mpi_value_cell((mp_kind)b->kind, b));
-    if (e->fail != MP_OK || e->oom) return;
+    write_object(e, b);
+    if (e->fail != MP_OK) return;
     size_t esize = vw->h.kind == MP_DATAVIEW ? 1 : mpi_codec_view_esize(vw->h.aux);
     size_t blen;
     (void)mpi_buffer_bytes(b, &blen);
@@ -475,34 +605,63 @@ write_view(enc *e, mpi_view *vw)
     pack_ext(e, MPI_EXT_VIEW, p, sizeof p);
 }
 
-/* Writes an object: a back-reference if seen, else its header (children
- * come from the work stack). */
+/* An object met before (seen: its identity-table value): a back-reference,
+ * or the first meeting with a transfer-list entry. */
 static void
-write_object(enc *e, mp_value v)
+write_seen(enc *e, mpi_cell *c, uintptr_t seen)
 {
-    mpi_cell *c = v.u_.cell_;
-    uintptr_t seen;
-    mpi_xfer_entry *xe = NULL;
-    if (mpi_idtab_get(&e->ids, c, &seen)) {
-        if (!MPI_IS_XFER(seen)) {
-            pack_ext_uint(e, MPI_EXT_BACKREF, (uint32_t)(seen >> 1));
-            return;
-        }
-        xe = &e->xfer.entries[MPI_XFER_SLOT(seen)];
-        if (e->next_id == UINT32_MAX) {
-            enc_fail(e, MP_EDATACLONE, "too many objects for one message (4294967295)");
-            return;
-        }
-        mpi_idtab_replace(&e->ids, c, (uintptr_t)e->next_id++ << 1);
-        if (c->kind == MP_ARRAYBUFFER) {
-            pack_ext_uint(e, MPI_EXT_MOVED, (uint32_t)xe->ab_index);
-            return;
-        }
-        if (c->kind == MP_PORT) {
-            pack_ext_uint(e, MPI_EXT_PORT, (uint32_t)xe->port_index);
-            return;
-        }
-        write_host(e, (mpi_host *)c, xe);
+    if (!MPI_IS_XFER(seen)) {
+        pack_ext_uint(e, MPI_EXT_BACKREF, (uint32_t)(seen >> 1));
+        return;
+    }
+    mpi_xfer_entry *xe = &e->xfer.entries[MPI_XFER_SLOT(seen)];
+    if (e->next_id == UINT32_MAX) {
+        enc_fail(e, MP_EDATACLONE, "too many objects for one message (4294967295)");
+        return;
+    }
+    mpi_idtab_replace(&e->ids, c, (uintptr_t)e->next_id++ << 1);
+    if (c->kind == MP_ARRAYBUFFER) {
+        pack_ext_uint(e, MPI_EXT_MOVED, (uint32_t)xe->ab_index);
+        return;
+    }
+    if (c->kind == MP_PORT) {
+        pack_ext_uint(e, MPI_EXT_PORT, (uint32_t)xe->port_index);
+        return;
+    }
+    write_host(e, (mpi_host *)c, xe);
+}
+
+/* An array msgpack's own array holds: no holes, no named properties (the
+ * rest is an ext with the elements and properties, FORMAT.md). */
+static ENC_INLINE bool
+is_plain_array(const mpi_array *a)
+{
+    return !(a->h.flags & MPI_ARRAY_SPARSE) && a->count == a->length && a->props.live == 0;
+}
+
+/* A plain object met for the first time: its id, and its map header at p
+ * (ENC_HEAD bytes of room). The cursor after it, or NULL if it could not
+ * have an id (the failure recorded). Its properties are read next. */
+static ENC_INLINE uint8_t *
+put_object_open(enc *e, uint8_t *p, mpi_object *o)
+{
+    if (o->props.slots) MPI_PREFETCH(o->props.slots);
+    if (!new_id(e, &o->h)) return NULL;
+    (void)mpi_pack_map(&p, o->props.live);
+    return p;
+}
+
+/* An object met for the first time: its header (its children come from
+ * the work stack). */
+static void
+write_unseen(enc *e, mpi_cell *c)
+{
+    if (MPI_LIKELY(c->kind == MP_OBJECT)) {
+        mpi_object *o = (mpi_object *)c;
+        uint8_t *p;
+        if (!out_room(e, ENC_HEAD) || !(p = put_object_open(e, e->cur, o))) return;
+        e->cur = p;
+        if (o->props.live) push_frame(e, c, EF_OBJECT);
         return;
     }
     if (c->kind == MP_TYPEDARRAY || c->kind == MP_DATAVIEW) {
@@ -511,13 +670,6 @@ write_object(enc *e, mp_value v)
     }
     if (!new_id(e, c)) return;
     switch ((mp_kind)c->kind) {
-    case MP_OBJECT: {
-        mpi_object *o = (mpi_object *)c;
-        if (o->props.slots) MPI_PREFETCH(o->props.slots);
-        (void)mpi_pack_map(&e->pk, o->props.live);
-        if (o->props.live) push_frame(e, c, EF_OBJECT);
-        break;
-    }
     case MP_ARRAY: {
         mpi_array *a = (mpi_array *)c;
         if (a->h.flags & MPI_ARRAY_SPARSE) {
@@ -528,8 +680,9 @@ write_object(enc *e, mp_value v)
             put_u32le(p + 9, a->props.live);
             pack_ext(e, MPI_EXT_ARRAY, p, 13);
             if (a->count || a->props.live) push_frame(e, c, EF_ARRAY_SPARSE);
-        } else if (a->count == a->length && a->props.live == 0) {
-            (void)mpi_pack_array(&e->pk, a->length);
+        } else if (is_plain_array(a)) {
+            if (!out_room(e, ENC_HEAD)) return;
+            (void)mpi_pack_array(&e->cur, a->length);
             if (a->length) push_frame(e, c, EF_ARRAY);
         } else {
             uint8_t p[9];
@@ -601,11 +754,24 @@ write_object(enc *e, mp_value v)
     }
 }
 
+/* Writes an object: a back-reference if seen, else its header. */
+static void
+write_object(enc *e, mpi_cell *c)
+{
+    uintptr_t seen;
+    if (mpi_idtab_get(&e->ids, c, &seen))
+        write_seen(e, c, seen);
+    else
+        write_unseen(e, c);
+}
+
+/* Any value; nothing once the encoding has failed. */
 static inline void
 write_value(enc *e, mp_value v)
 {
+    if (e->fail != MP_OK) return;
     if (v.kind_ >= MP_OBJECT && v.kind_ < MP_KIND_COUNT_)
-        write_object(e, v);
+        write_object(e, v.u_.cell_);
     else if (v.kind_ < MP_OBJECT)
         write_primitive(e, v);
     else if (mpi_is_hole(v))
@@ -614,14 +780,13 @@ write_value(enc *e, mp_value v)
         enc_fail(e, MP_EDATACLONE, "value with internal tag %u could not be cloned.", (unsigned)v.kind_);
 }
 
-/* The next child of the top frame, or false when the frame is done. Keys
- * of named array properties are written here directly. Object frames are
- * run by mp_serialize's loop itself. */
+/* The next child of a holey or sparse array's frame or an Error's, or
+ * false when the frame is done. Keys of named array properties are written
+ * here directly. The other frames are run by run_frames. */
 static bool
 next_child(enc *e, eframe *f, mp_value *out)
 {
     switch (f->kind) {
-    case EF_ARRAY:
     case EF_ARRAY_HOLEY:
     case EF_ARRAY_SPARSE: {
         mpi_array *a = (mpi_array *)f->cell;
@@ -630,7 +795,8 @@ next_child(enc *e, eframe *f, mp_value *out)
                 if (f->pos < a->count) {
                     f->last = f->pos;
                     f->last_phase = 0;
-                    (void)mpi_pack_uint32(&e->pk, a->sparse[f->pos].index);
+                    if (!out_room(e, ENC_HEAD)) return false;
+                    (void)mpi_pack_uint32(&e->cur, a->sparse[f->pos].index);
                     *out = a->sparse[f->pos++].value;
                     return true;
                 }
@@ -653,27 +819,6 @@ next_child(enc *e, eframe *f, mp_value *out)
         *out = p->slots[f->pos++].value;
         return true;
     }
-    case EF_MAP:
-    case EF_SET: {
-        mpi_map *m = (mpi_map *)f->cell;
-        if (f->phase == 0) {
-            while (f->pos < m->used && m->entries[f->pos].key.kind_ == MPI_TAG_EMPTY)
-                f->pos++;
-            if (f->pos >= m->used) return false;
-            f->last = f->pos;
-            f->last_phase = 0;
-            *out = m->entries[f->pos].key;
-            if (f->kind == EF_MAP)
-                f->phase = 1;
-            else
-                f->pos++;
-            return true;
-        }
-        f->last_phase = 1;
-        f->phase = 0;
-        *out = m->entries[f->pos++].value;
-        return true;
-    }
     case EF_ERROR:
         if (f->pos) return false;
         f->pos = 1;
@@ -684,6 +829,246 @@ next_child(enc *e, eframe *f, mp_value *out)
     }
 }
 
+/* ---- runs of children ------------------------------------------------------------------ */
+
+/* Room for a short key and a short leaf: one check per property. */
+#define ENC_PAIR (2 * ENC_LEAF)
+
+/* v at p (ENC_LEAF bytes of room) if it is a short leaf, a repeated
+ * object (a back-reference) or a plain object met for the first time (its
+ * map header; *open is set to it if it has properties, and the caller
+ * pushes its frame once its own frame is saved): the cursor after it.
+ * NULL for anything else, which write_child writes (or when a new object
+ * could not have an id: then write_child finds the failure). */
+static ENC_INLINE uint8_t *
+put_child(enc *e, uint8_t *p, mp_value v, bool stash, mpi_cell **open)
+{
+    uint8_t *q = put_leaf(e, p, v, stash);
+    if (q) return q;
+    if (v.kind_ >= MP_OBJECT && v.kind_ < MP_KIND_COUNT_) {
+        mpi_cell *c = v.u_.cell_;
+        uintptr_t seen;
+        if (mpi_idtab_get(&e->ids, c, &seen)) {
+            if (!MPI_IS_XFER(seen)) return put_ext_uint(p, MPI_EXT_BACKREF, (uint32_t)(seen >> 1));
+        } else if (c->kind == MP_OBJECT) {
+            mpi_object *o = (mpi_object *)c;
+            if ((q = put_object_open(e, p, o)) && o->props.live) *open = c;
+            return q;
+        }
+    }
+    return NULL;
+}
+
+/* A child put_child leaves to the general path. A plain array met for the
+ * first time is opened here, without write_value's generality (arrays of
+ * arrays, and arrays in objects, are common). */
+static ENC_NOINLINE void
+write_child(enc *e, mp_value v)
+{
+    if (v.kind_ == MP_ARRAY) {
+        mpi_array *a = v.u_.cell_;
+        uintptr_t seen;
+        if (is_plain_array(a) && !mpi_idtab_get(&e->ids, &a->h, &seen)) {
+            if (!out_room(e, ENC_HEAD) || !new_id(e, &a->h)) return;
+            (void)mpi_pack_array(&e->cur, a->length);
+            if (a->length) push_frame(e, &a->h, EF_ARRAY);
+            return;
+        }
+    }
+    write_value(e, v);
+}
+
+/* The slow half of the room check of the loops below: room for ENC_PAIR
+ * bytes at p (which becomes e->cur), or NULL when memory ran out. */
+static uint8_t *
+pair_grow(enc *e, uint8_t *p)
+{
+    e->cur = p;
+    return out_grow(e, ENC_PAIR) ? e->cur : NULL;
+}
+
+/* One run of an object frame: keys, short leaves, back-references and new
+ * objects' headers straight into the output, until a value that opens a
+ * frame or needs write_child (written here; it may push a frame), or the
+ * end of the properties (the frame is popped). */
+static ENC_INLINE void
+object_run(enc *e, eframe *f, bool stash)
+{
+    const mpi_props *props = &((const mpi_object *)f->cell)->props;
+    const mpi_prop *slots = props->slots;
+    uint32_t used = props->used;
+    uint32_t pos = f->pos;
+    uint8_t *p = e->cur;
+    while (pos < used) {
+        const mpi_prop *slot = &slots[pos];
+        if (!slot->key) {
+            pos++;
+            continue;
+        }
+        f->last = pos++;
+        if (MPI_UNLIKELY(e->end - p < ENC_PAIR) && !(p = pair_grow(e, p))) return;
+        uint8_t *q = put_string(e, p, slot->key, stash);
+        if (MPI_LIKELY(q != NULL)) {
+            p = q;
+        } else {
+            e->cur = p;
+            write_string(e, slot->key);
+            if (e->fail != MP_OK || !out_room(e, ENC_LEAF)) return;
+            p = e->cur;
+        }
+        mpi_cell *open = NULL;
+        q = put_child(e, p, slot->value, stash, &open);
+        if (MPI_UNLIKELY(!q)) {
+            f->pos = pos;
+            e->cur = p;
+            write_child(e, slot->value);
+            return;
+        }
+        p = q;
+        if (open) {
+            f->pos = pos;
+            e->cur = p;
+            push_frame(e, open, EF_OBJECT);
+            return;
+        }
+    }
+    e->cur = p;
+    e->stack.len--;
+}
+
+/* The same for a plain array frame (no holes, no named properties: see
+ * write_unseen). */
+static ENC_INLINE void
+array_run(enc *e, eframe *f, bool stash)
+{
+    const mpi_array *a = (const mpi_array *)f->cell;
+    const mp_value *elems = a->elems;
+    uint32_t n = a->length;
+    uint32_t pos = f->pos;
+    uint8_t *p = e->cur;
+    while (pos < n) {
+        mp_value v = elems[pos];
+        f->last = pos++;
+        if (MPI_UNLIKELY(e->end - p < ENC_PAIR) && !(p = pair_grow(e, p))) return;
+        mpi_cell *open = NULL;
+        uint8_t *q = put_child(e, p, v, stash, &open);
+        if (MPI_UNLIKELY(!q)) {
+            f->pos = pos;
+            e->cur = p;
+            write_child(e, v);
+            return;
+        }
+        p = q;
+        if (open) {
+            f->pos = pos;
+            e->cur = p;
+            push_frame(e, open, EF_OBJECT);
+            return;
+        }
+    }
+    e->cur = p;
+    e->stack.len--;
+}
+
+/* The same for a Map or Set frame, part by part (key, then value); the
+ * frame is left at the part after the one that opened a frame or went to
+ * write_child. */
+static ENC_INLINE void
+mapset_run(enc *e, eframe *f, bool stash)
+{
+    const mpi_map *m = (const mpi_map *)f->cell;
+    const mpi_map_entry *entries = m->entries;
+    uint32_t used = m->used;
+    uint32_t pos = f->pos;
+    bool is_map = f->kind == EF_MAP;
+    bool at_value = f->phase != 0; /* the key of entry pos is written */
+    uint8_t *p = e->cur;
+    while (pos < used) {
+        const mpi_map_entry *en = &entries[pos];
+        if (MPI_UNLIKELY(e->end - p < ENC_PAIR) && !(p = pair_grow(e, p))) return;
+        mpi_cell *open = NULL;
+        if (!at_value) {
+            if (en->key.kind_ == MPI_TAG_EMPTY) {
+                pos++;
+                continue;
+            }
+            f->last = pos;
+            f->last_phase = 0;
+            uint8_t *q = put_child(e, p, en->key, stash, &open);
+            if (MPI_UNLIKELY(!q || open)) {
+                f->phase = is_map;
+                f->pos = is_map ? pos : pos + 1;
+                if (q) {
+                    e->cur = q;
+                    push_frame(e, open, EF_OBJECT);
+                } else {
+                    e->cur = p;
+                    write_child(e, en->key);
+                }
+                return;
+            }
+            p = q;
+            if (!is_map) {
+                pos++;
+                continue;
+            }
+        }
+        at_value = false;
+        f->last_phase = 1;
+        uint8_t *q = put_child(e, p, en->value, stash, &open);
+        pos++;
+        if (MPI_UNLIKELY(!q || open)) {
+            f->phase = 0;
+            f->pos = pos;
+            if (q) {
+                e->cur = q;
+                push_frame(e, open, EF_OBJECT);
+            } else {
+                e->cur = p;
+                write_child(e, en->value);
+            }
+            return;
+        }
+        p = q;
+    }
+    e->cur = p;
+    e->stack.len--;
+}
+
+/* Runs object, plain array, Map and Set frames, the new ones their
+ * children push included, until the top frame is of another kind, the
+ * stack is empty or the encoding failed; without stashes (see
+ * ENC_STASH_AFTER) only while the message is below the stashing count.
+ * One loop, so going down into a child and back up costs no call. */
+static ENC_INLINE void
+run_frames(enc *e, bool stash)
+{
+    while (e->stack.len && e->fail == MP_OK && (stash || e->next_id <= ENC_STASH_AFTER)) {
+        eframe *f = top_frame(e);
+        if (f->kind == EF_OBJECT)
+            object_run(e, f, stash);
+        else if (f->kind == EF_ARRAY)
+            array_run(e, f, stash);
+        else if (f->kind == EF_MAP || f->kind == EF_SET)
+            mapset_run(e, f, stash);
+        else
+            return;
+    }
+}
+
+/* Two copies of the loop: a small message runs one with no stash code. */
+static ENC_NOINLINE void
+run_frames_small(enc *e)
+{
+    run_frames(e, false);
+}
+
+static ENC_NOINLINE void
+run_frames_stashing(enc *e)
+{
+    run_frames(e, true);
+}
+
 /* ---- the entry point ----------------------------------------------------------------- */
 
 static void
@@ -691,7 +1076,7 @@ enc_destroy(enc *e)
 {
     mpi_idtab_destroy(&e->ids);
     mpi_stk_destroy(&e->stack);
-    mpi_xfer_destroy(&e->xfer);
+    if (e->xfer.entries) mpi_xfer_destroy(&e->xfer);
 }
 
 mp_status
@@ -699,17 +1084,28 @@ mp_serialize(mp_value v, const mp_value *transfer, size_t n_transfer, mp_message
 {
     if (!out) return mpi_fail(err, MP_EINVAL, MP_NO_OFFSET, NULL, "out is NULL");
     enc e;
-    memset(&e, 0, offsetof(enc, stack_inline));
+    e.cur = e.end = NULL;
+    e.msg = NULL;
+    e.fail = MP_OK;
+    e.next_id = 0;
     e.err = err;
     mpi_cell *root = mpi_cell_of(v);
     e.realm = root ? root->realm : NULL;
     const mp_allocator *alc = e.realm ? &e.realm->alc : &mpi_libc_allocator;
     mpi_idtab_init(&e.ids, alc);
     mpi_stk_init(&e.stack, alc, sizeof(eframe), e.stack_inline, sizeof e.stack_inline / sizeof e.stack_inline[0]);
-    mp_status st = mpi_xfer_prepare(&e.xfer, &e.realm, transfer, n_transfer, &e.ids, alc, err);
-    if (st != MP_OK) {
-        enc_destroy(&e);
-        return st;
+    mp_status st = MP_OK;
+    if (n_transfer) {
+        st = mpi_xfer_prepare(&e.xfer, &e.realm, transfer, n_transfer, &e.ids, alc, err);
+        if (st != MP_OK) {
+            enc_destroy(&e);
+            return st;
+        }
+    } else {
+        /* Nothing to validate: the empty list mpi_xfer_prepare would make. */
+        e.xfer.alc = alc;
+        e.xfer.entries = NULL;
+        e.xfer.n = e.xfer.n_ab = e.xfer.n_ports = 0;
     }
     mpi_idtab_use_headers(&e.ids, e.realm);
     e.msg = mpi_message_new(alc);
@@ -719,70 +1115,26 @@ mp_serialize(mp_value v, const mp_value *transfer, size_t n_transfer, mp_message
     }
     if (e.xfer.n_ab) {
         e.msg->moved = mpi_malloc(&e.msg->alc, e.xfer.n_ab * sizeof(mpi_moved));
-        if (!e.msg->moved) e.oom = true;
+        if (!e.msg->moved) enc_oom(&e);
     }
     if (e.xfer.n_ports) {
         e.msg->ports = mpi_malloc(&e.msg->alc, e.xfer.n_ports * sizeof *e.msg->ports);
-        if (!e.msg->ports) e.oom = true;
+        if (!e.msg->ports) enc_oom(&e);
     }
-    msgpack_packer_init(&e.pk, &e, out_write);
-    (void)mpi_pack_uint32(&e.pk, MP_FORMAT_VERSION);
-    if (!e.oom) write_value(&e, v);
-    while (e.stack.len && e.fail == MP_OK && !e.oom) {
-        eframe *f = mpi_stk_at(&e.stack, e.stack.len - 1);
+    e.cur = e.msg->bytes + e.msg->len;
+    e.end = e.msg->bytes + e.msg->cap;
+    if (out_room(&e, ENC_HEAD)) (void)mpi_pack_uint32(&e.cur, MP_FORMAT_VERSION);
+    write_value(&e, v);
+    while (e.stack.len && e.fail == MP_OK) {
+        eframe *f = top_frame(&e);
+        if (f->kind == EF_OBJECT || f->kind == EF_ARRAY || f->kind == EF_MAP || f->kind == EF_SET) {
+            if (e.next_id > ENC_STASH_AFTER)
+                run_frames_stashing(&e);
+            else
+                run_frames_small(&e);
+            continue;
+        }
         mp_value child;
-        if (f->kind == EF_OBJECT) {
-            /* Keys and primitive values in one run; an object value ends
-             * it (it may push a frame), as does the end of the table. */
-            mpi_props *p = &((mpi_object *)f->cell)->props;
-            bool object_next = false;
-            while (f->pos < p->used) {
-                const mpi_prop *slot = &p->slots[f->pos];
-                if (!slot->key) {
-                    f->pos++;
-                    continue;
-                }
-                if (f->pos + 1 < p->used) MPI_PREFETCH(p->slots[f->pos + 1].key);
-                f->last = f->pos++;
-                write_string(&e, slot->key);
-                if (slot->value.kind_ >= MP_OBJECT) {
-                    child = slot->value;
-                    object_next = true;
-                    break;
-                }
-                write_primitive(&e, slot->value);
-                if (e.fail != MP_OK || e.oom) break;
-            }
-            if (object_next) {
-                if (e.fail == MP_OK && !e.oom) write_value(&e, child);
-            } else if (f->pos >= p->used) {
-                e.stack.len--;
-            }
-            continue;
-        }
-        if (f->kind == EF_ARRAY) {
-            /* The same for a plain array's elements (no holes, no named
-             * properties: see write_object). */
-            mpi_array *a = (mpi_array *)f->cell;
-            bool object_next = false;
-            while (f->pos < a->length) {
-                mp_value elem = a->elems[f->pos];
-                f->last = f->pos++;
-                if (elem.kind_ >= MP_OBJECT) {
-                    child = elem;
-                    object_next = true;
-                    break;
-                }
-                write_primitive(&e, elem);
-                if (e.fail != MP_OK || e.oom) break;
-            }
-            if (object_next) {
-                if (e.fail == MP_OK && !e.oom) write_value(&e, child);
-            } else if (f->pos >= a->length) {
-                e.stack.len--;
-            }
-            continue;
-        }
         if (!next_child(&e, f, &child)) {
             e.stack.len--;
             continue;
@@ -790,7 +1142,7 @@ mp_serialize(mp_value v, const mp_value *transfer, size_t n_transfer, mp_message
         write_value(&e, child);
     }
     /* Listed host objects the value never mentions still move. */
-    for (size_t i = 0; i < e.xfer.n && e.fail == MP_OK && !e.oom; i++) {
+    for (size_t i = 0; i < e.xfer.n && e.fail == MP_OK; i++) {
         mpi_xfer_entry *xe = &e.xfer.entries[i];
         if (xe->cell->kind != MP_HOST || xe->met) continue;
         mpi_host *h = (mpi_host *)xe->cell;
@@ -804,13 +1156,12 @@ mp_serialize(mp_value v, const mp_value *transfer, size_t n_transfer, mp_message
         uint32_t index;
         if (mpi_message_add_host(e.msg, &hp, &index) != MP_OK) {
             if (hp.free_payload) hp.free_payload(hp.ctx, payload);
-            e.oom = true;
+            enc_oom(&e);
             break;
         }
         xe->payload = payload;
         xe->met = true;
     }
-    if (e.oom && e.fail == MP_OK) enc_fail(&e, MP_ENOMEM, "Data cannot be cloned, out of memory.");
     if (e.fail != MP_OK) {
         st = e.fail;
         e.msg->n_moved = 0; /* nothing was moved */
@@ -835,6 +1186,7 @@ mp_serialize(mp_value v, const mp_value *transfer, size_t n_transfer, mp_message
             xe->ht->hooks.transfer(xe->ht->ctx, h->ptr, xe->payload);
         }
     }
+    e.msg->len = (size_t)(e.cur - e.msg->bytes);
     e.msg->n_moved = e.xfer.n_ab;
     e.msg->n_ports = e.xfer.n_ports;
     *out = e.msg;
