@@ -402,6 +402,26 @@ nested_read(void *ctx, mp_realm *realm, void *payload, void **host_ptr)
     return MP_OK;
 }
 
+/* obj[name] = n objects {id, name, tag} whose keys and short words are the
+ * realm's atoms: past a few objects the encoder keeps their encodings and
+ * the clone their copies in the atoms' headers. */
+static void
+set_keyed_list(mp_value obj, const char *name, int n)
+{
+    mp_realm *r = mp_value_realm(obj);
+    mp_value arr;
+    CU_ASSERT_EQUAL_FATAL(mp_array_new(r, 0, &arr), MP_OK);
+    for (int i = 0; i < n; i++) {
+        mp_value o;
+        CU_ASSERT_EQUAL_FATAL(mp_object_new(r, &o), MP_OK);
+        set_num(o, "id", i);
+        CU_ASSERT_EQUAL_FATAL(mp_object_set_utf8(o, "name", mpt_str(r, i % 2 ? "odd" : "even")), MP_OK);
+        CU_ASSERT_EQUAL_FATAL(mp_object_set_utf8(o, "tag", mpt_str(r, "t")), MP_OK);
+        CU_ASSERT_EQUAL_FATAL(mp_array_push(arr, o), MP_OK);
+    }
+    CU_ASSERT_EQUAL_FATAL(mp_object_set_utf8(obj, name, arr), MP_OK);
+}
+
 static void
 test_marks_nested_walks(void)
 {
@@ -417,10 +437,16 @@ test_marks_nested_walks(void)
     CU_ASSERT_EQUAL_FATAL(mp_object_get_utf8(g, "x", &gx), MP_OK);
     CU_ASSERT_EQUAL_FATAL(mp_object_set_utf8(h.other, "shared", gx), MP_OK);
     h.target = B;
+    /* Before the hook the outer walks hold atoms' encodings and copies in
+     * their headers; the nested walks meet the same atoms (and must not
+     * use them), and the outer walks go on using them after. */
+    set_keyed_list(g, "before", 20);
+    set_keyed_list(h.other, "list", 20);
     mp_value host;
     CU_ASSERT_EQUAL_FATAL(mp_host_new(A, 7, NULL, &host), MP_OK);
     CU_ASSERT_EQUAL_FATAL(mp_object_set_utf8(g, "host", host), MP_OK);
     CU_ASSERT_EQUAL_FATAL(mp_object_set_utf8(g, "after", gx), MP_OK); /* a repeat after the hook ran */
+    set_keyed_list(g, "later", 20);
     size_t values = mp_realm_get_stats(A).values;
     (void)round_trip(g);
     CU_ASSERT_EQUAL(h.calls, 2);
