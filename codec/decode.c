@@ -43,6 +43,10 @@ typedef struct dframe {
 typedef struct dshape_key {
     mpi_string *key; /* narrow ASCII, at most 31 bytes: sent as a fixstr */
     uint64_t a, b;   /* mpi_short_words of its bytes */
+    /* Keys of up to 7 bytes: the fixstr (header and bytes) as the first
+     * bytes of a word, and the mask of those bytes, so that one load of
+     * the next 8 input bytes matches it. */
+    uint64_t word, mask;
     uint32_t len;
 } dshape_key;
 typedef struct dshape {
@@ -949,9 +953,18 @@ record_shape(dec *d, const mpi_props *p, uint32_t n)
             d->shape_n[n % SHAPES] = 0;
             return;
         }
-        sh->keys[i].key = k;
-        sh->keys[i].len = k->length;
-        mpi_short_words(k->u.narrow, k->length, &sh->keys[i].a, &sh->keys[i].b);
+        dshape_key *sk = &sh->keys[i];
+        sk->key = k;
+        sk->len = k->length;
+        mpi_short_words(k->u.narrow, k->length, &sk->a, &sk->b);
+        if (k->length < 8) {
+            uint8_t w[8] = {0}, m[8] = {0};
+            w[0] = (uint8_t)(0xa0 | k->length);
+            memcpy(w + 1, k->u.narrow, k->length);
+            memset(m, 0xff, 1 + (size_t)k->length);
+            memcpy(&sk->word, w, 8);
+            memcpy(&sk->mask, m, 8);
+        }
     }
     d->shape_n[n % SHAPES] = (uint8_t)n;
 }
@@ -1016,7 +1029,11 @@ step(dec *d)
                 const dshape_key *k = &d->shapes[f->shape - 1].keys[i];
                 const uint8_t *p = d->p;
                 uint32_t len = k->len;
-                if ((size_t)(d->end - p) > len && p[0] == (0xa0 | len)) {
+                if (len < 8 && d->end - p >= 8) {
+                    uint64_t w;
+                    memcpy(&w, p, 8);
+                    matched = (w & k->mask) == k->word;
+                } else if ((size_t)(d->end - p) > len && p[0] == (0xa0 | len)) {
                     uint64_t a, b;
                     mpi_short_words(p + 1, len, &a, &b);
                     matched =

@@ -106,6 +106,14 @@ test_shapes_that_change(void)
         {"a_key_of_exactly_thirty_two_byte", "b", "c"},
         {"caf\xc3\xa9", "b", "c"},
         {"caf\xc3\xa9", "b", "c"},
+        /* 7 bytes: matched as one word with its fixstr header; 8: not */
+        {"sevenby", "b", "c"},
+        {"sevenby", "b", "c"},
+        {"sevenbx", "b", "c"},
+        {"sevenbx", "b", "cc"},
+        {"eightbyt", "b", "c"},
+        {"eightbyt", "b", "c"},
+        {"eightbyx", "b", "c"},
         {"a", "b", "c"},
     };
     size_t n = sizeof sets / sizeof sets[0];
@@ -127,6 +135,12 @@ test_shapes_that_change(void)
     CU_ASSERT_STRING_EQUAL(keys_of(o, buf, sizeof buf), "a,b,c");
     CU_ASSERT_EQUAL(mp_array_get(out, 10, &o), MP_OK);
     CU_ASSERT_STRING_EQUAL(keys_of(o, buf, sizeof buf), "seventeen_bytes_x,b,c");
+    CU_ASSERT_EQUAL(mp_array_get(out, 19, &o), MP_OK);
+    CU_ASSERT_STRING_EQUAL(keys_of(o, buf, sizeof buf), "sevenbx,b,c");
+    CU_ASSERT_EQUAL(mp_array_get(out, 20, &o), MP_OK);
+    CU_ASSERT_STRING_EQUAL(keys_of(o, buf, sizeof buf), "sevenbx,b,cc");
+    CU_ASSERT_EQUAL(mp_array_get(out, 23, &o), MP_OK);
+    CU_ASSERT_STRING_EQUAL(keys_of(o, buf, sizeof buf), "eightbyx,b,c");
     teardown();
 }
 
