@@ -86,6 +86,10 @@ struct mp_message {
 _Static_assert(sizeof(struct mp_message) + 64 <= MPI_MESSAGE_BLOCK, "a message block holds its header and some bytes");
 
 mp_message *mpi_message_new(const mp_allocator *alc);
+/* Messages of the default allocator live in recycled blocks (message.c):
+ * how many of this thread's mpi_message_new calls took a cached block
+ * instead of calling malloc. For tests. */
+size_t mpi_message_blocks_recycled(void);
 /* Room for `need` more bytes after m->len: doubles the capacity until they
  * fit. False (m unchanged) when memory runs out. */
 bool mpi_message_grow(mp_message *m, size_t need);

@@ -3,8 +3,262 @@
  * direct clone share. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "codec_internal.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define MPI_BLOCK_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MPI_BLOCK_ASAN 1
+#endif
+#endif
+#if defined(MPI_BLOCK_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define MPI_BLOCK_VALGRIND 1
+#endif
+#endif
+
+/* ---- message blocks ---------------------------------------------------------------- */
+
+/* A message is mostly allocated by the posting thread and freed by the
+ * receiving one. With glibc that free goes back to the sender's arena under
+ * its lock, and the sender's next malloc takes the same lock: every message
+ * would cost both threads a contended lock and the arena's cache lines. So
+ * the blocks of messages made with the default allocator are recycled: a
+ * thread keeps up to MPI_BLOCK_LOCAL freed blocks for its own next messages;
+ * further ones are gathered in batches of MPI_BLOCK_BATCH, and each batch is
+ * pushed with one CAS onto a process-wide return list, which a thread whose
+ * cache ran dry takes whole with one exchange. Nobody pops a single node, so
+ * the list has no ABA problem. The list holds at most MPI_BLOCK_SHARED
+ * blocks and a thread at most that many more; surplus goes back to free(). */
+#define MPI_BLOCK_LOCAL 64
+#define MPI_BLOCK_BATCH 32
+#define MPI_BLOCK_SHARED 4096
+
+/* A block while it is cached: its first bytes link it. */
+typedef struct free_block {
+    struct free_block *next;       /* the next block of its chain */
+    struct free_block *next_chain; /* chain heads: the next chain */
+    size_t n;                      /* chain heads on the return list: blocks in the chain */
+} free_block;
+
+typedef struct block_cache {
+    free_block *ready;  /* chain for this thread's next messages */
+    free_block *chains; /* further chains taken from the return list */
+    size_t n_ready;     /* blocks in ready and chains */
+    free_block *out;    /* batch being gathered for the return list */
+    size_t n_out;
+    size_t recycled; /* blocks block_get took from a cache */
+    bool registered; /* the thread-exit destructor is armed */
+} block_cache;
+
+/* The return list, alone on its cache line: the threads that push and the
+ * one that takes meet here once per batch, not per message. */
+static struct {
+    _Alignas(64) free_block *_Atomic head;
+    _Atomic size_t count; /* blocks on the list or about to be pushed */
+    char pad_[64 - sizeof(void *) - sizeof(size_t)];
+} block_return;
+
+static _Thread_local block_cache block_tls;
+static pthread_key_t block_key;
+static pthread_once_t block_key_once = PTHREAD_ONCE_INIT;
+static bool block_key_ok;
+
+/* A cached block is out of bounds for ASan and undefined for memcheck
+ * beyond its links, so a message used after mp_message_free is still
+ * reported as it was when every block went back to free(). */
+static inline void
+block_hide(free_block *b)
+{
+#if defined(MPI_BLOCK_ASAN)
+    ASAN_POISON_MEMORY_REGION((char *)b + sizeof *b, MPI_MESSAGE_BLOCK - sizeof *b);
+#endif
+#if defined(MPI_BLOCK_VALGRIND)
+    VALGRIND_MAKE_MEM_NOACCESS((char *)b + sizeof *b, MPI_MESSAGE_BLOCK - sizeof *b);
+#endif
+    (void)b;
+}
+
+static inline void *
+block_reveal(free_block *b)
+{
+#if defined(MPI_BLOCK_ASAN)
+    ASAN_UNPOISON_MEMORY_REGION(b, MPI_MESSAGE_BLOCK);
+#endif
+#if defined(MPI_BLOCK_VALGRIND)
+    VALGRIND_MAKE_MEM_UNDEFINED(b, MPI_MESSAGE_BLOCK);
+#endif
+    return b;
+}
+
+static void
+free_chain(free_block *b)
+{
+    while (b) {
+        free_block *next = b->next;
+        free(block_reveal(b));
+        b = next;
+    }
+}
+
+/* Thread exit: the cache goes back to free(), so nothing is lost with the
+ * thread. A message freed by a later destructor re-arms it. */
+static void
+block_cache_release(void *arg)
+{
+    block_cache *c = arg;
+    free_chain(c->ready);
+    while (c->chains) {
+        free_block *next = c->chains->next_chain;
+        free_chain(c->chains);
+        c->chains = next;
+    }
+    free_chain(c->out);
+    memset(c, 0, sizeof *c);
+}
+
+static void
+block_key_create(void)
+{
+    block_key_ok = pthread_key_create(&block_key, block_cache_release) == 0;
+}
+
+/* At exit, or when a dlopen'ed msgport is unloaded: no thread that exits
+ * later may call into unmapped code, and the return list goes back to
+ * free(). Taken with one exchange, as a thread would. */
+__attribute__((destructor)) static void
+block_pool_unload(void)
+{
+    if (block_key_ok) pthread_key_delete(block_key);
+    free_block *list = atomic_exchange_explicit(&block_return.head, NULL, memory_order_acquire);
+    while (list) {
+        free_block *next = list->next_chain;
+        atomic_fetch_sub_explicit(&block_return.count, list->n, memory_order_relaxed);
+        free_chain(list);
+        list = next;
+    }
+}
+
+/* Arms the thread-exit release of this thread's cache; false if it cannot
+ * be armed, and then the thread caches nothing. */
+static bool
+block_cache_arm(block_cache *c)
+{
+    if (MPI_LIKELY(c->registered)) return true;
+    pthread_once(&block_key_once, block_key_create);
+    if (!block_key_ok || pthread_setspecific(block_key, c) != 0) return false;
+    c->registered = true;
+    return true;
+}
+
+/* Pushes the gathered batch onto the return list, or frees it when the
+ * list is full. */
+static void
+block_publish(block_cache *c)
+{
+    free_block *batch = c->out;
+    size_t n = c->n_out;
+    c->out = NULL;
+    c->n_out = 0;
+    if (atomic_load_explicit(&block_return.count, memory_order_relaxed) + n > MPI_BLOCK_SHARED) {
+        free_chain(batch);
+        return;
+    }
+    atomic_fetch_add_explicit(&block_return.count, n, memory_order_relaxed);
+    batch->n = n;
+    free_block *head = atomic_load_explicit(&block_return.head, memory_order_relaxed);
+    do {
+        batch->next_chain = head;
+    } while (!atomic_compare_exchange_weak_explicit(&block_return.head, &head, batch, memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+/* Refills an empty cache: this thread's own gathered batch first, else the
+ * whole return list. False if both are empty. */
+static bool
+block_refill(block_cache *c)
+{
+    if (c->out) {
+        c->ready = c->out;
+        c->n_ready = c->n_out;
+        c->out = NULL;
+        c->n_out = 0;
+        return true;
+    }
+    /* Whatever this thread takes must be released at its exit. */
+    if (!atomic_load_explicit(&block_return.head, memory_order_relaxed) || !block_cache_arm(c)) return false;
+    free_block *list = atomic_exchange_explicit(&block_return.head, NULL, memory_order_acquire);
+    if (!list) return false;
+    size_t n = 0;
+    for (free_block *h = list; h; h = h->next_chain)
+        n += h->n;
+    atomic_fetch_sub_explicit(&block_return.count, n, memory_order_relaxed);
+    c->ready = list;
+    c->chains = list->next_chain;
+    c->n_ready = n;
+    return true;
+}
+
+static void *
+block_get(void)
+{
+    block_cache *c = &block_tls;
+    if (!c->ready) {
+        if (c->chains) {
+            c->ready = c->chains;
+            c->chains = c->chains->next_chain;
+        } else if (!block_refill(c)) {
+            return malloc(MPI_MESSAGE_BLOCK);
+        }
+    }
+    free_block *b = c->ready;
+    c->ready = b->next;
+    c->n_ready--;
+    c->recycled++;
+    return block_reveal(b);
+}
+
+size_t
+mpi_message_blocks_recycled(void)
+{
+    return block_tls.recycled;
+}
+
+static void
+block_put(void *p)
+{
+    block_cache *c = &block_tls;
+    if (!block_cache_arm(c)) {
+        free(p);
+        return;
+    }
+    free_block *b = p;
+    /* Hidden before it is linked: once published another thread may take it. */
+    block_hide(b);
+    if (c->n_ready < MPI_BLOCK_LOCAL) {
+        b->next = c->ready;
+        c->ready = b;
+        c->n_ready++;
+    } else {
+        b->next = c->out;
+        c->out = b;
+        if (++c->n_out == MPI_BLOCK_BATCH) block_publish(c);
+    }
+}
+
+/* Messages of the default allocator live in recycled blocks. */
+static inline bool
+uses_libc(const mp_allocator *alc)
+{
+    return alc->malloc == mpi_libc_allocator.malloc && alc->free == mpi_libc_allocator.free;
+}
 
 /* ---- messages ------------------------------------------------------------------ */
 
@@ -12,7 +266,7 @@ mp_message *
 mpi_message_new(const mp_allocator *alc)
 {
     alc = mpi_allocator_or_default(alc);
-    mp_message *m = mpi_malloc(alc, MPI_MESSAGE_BLOCK);
+    mp_message *m = uses_libc(alc) ? block_get() : mpi_malloc(alc, MPI_MESSAGE_BLOCK);
     if (!m) return NULL;
     memset(m, 0, sizeof *m);
     m->alc = *alc;
@@ -75,7 +329,10 @@ mp_message_free(mp_message *m)
     mpi_free(&alc, m->shared);
     mpi_free(&alc, m->hosts);
     if (m->bytes != m->inline_bytes) mpi_free(&alc, m->bytes);
-    mpi_free(&alc, m);
+    if (uses_libc(&alc))
+        block_put(m);
+    else
+        mpi_free(&alc, m);
 }
 
 mp_status

@@ -65,7 +65,7 @@ mpi_core_new(const mp_allocator *alc, mpi_group *g, mpi_port_core **out)
         return MP_ENOMEM;
     }
     c->ptail = c->plast = c->chead = first;
-    c->room = MPI_SEG_SLOTS;
+    atomic_init(&c->credits, MPI_SEG_SLOTS);
     /* Writer preference: a close must not starve behind a stream of
      * posts (each holds the read lock; posts never nest). */
     pthread_rwlockattr_t attr;
@@ -231,31 +231,45 @@ mpi_core_push_close(mpi_port_core *c)
     notify_receiver(c);
 }
 
+/* Takes one credit if any is left. */
+static inline bool
+credit_take(mpi_port_core *c)
+{
+    size_t k = atomic_load_explicit(&c->credits, memory_order_relaxed);
+    while (k > 0)
+        if (atomic_compare_exchange_weak_explicit(&c->credits, &k, k - 1, memory_order_relaxed, memory_order_relaxed))
+            return true;
+    return false;
+}
+
 /* Promises the caller one slot of c, adding a segment when every free slot
- * is promised already, so that slot_commit cannot fail. MP_ENOMEM leaves c
- * as it was. */
+ * is promised already, so that slot_commit cannot fail. Without the lock
+ * while credits last: a post then takes plock once, to commit. A credit
+ * seen here was added under plock, before which the segment was linked,
+ * so the commit (under plock) finds its slot. MP_ENOMEM leaves c as it
+ * was. */
 static mp_status
 slot_reserve(mpi_port_core *c)
 {
+    if (MPI_LIKELY(credit_take(c))) return MP_OK;
     mp_status st = MP_OK;
     pthread_mutex_lock(&c->plock);
-    if (c->room == c->reserved) {
+    if (!credit_take(c)) {
         mpi_seg *s = seg_new(c);
         if (!s) {
             st = MP_ENOMEM;
         } else {
             atomic_store_explicit(&c->plast->next, s, memory_order_release);
             c->plast = s;
-            c->room += MPI_SEG_SLOTS;
             /* Never keep pointing at a full segment that has a successor:
              * the receiver may recycle it as soon as it moves past. */
             if (c->pidx == MPI_SEG_SLOTS) {
                 c->ptail = s;
                 c->pidx = 0;
             }
+            atomic_fetch_add_explicit(&c->credits, MPI_SEG_SLOTS - 1, memory_order_relaxed); /* one is ours */
         }
     }
-    if (st == MP_OK) c->reserved++;
     pthread_mutex_unlock(&c->plock);
     return st;
 }
@@ -263,9 +277,7 @@ slot_reserve(mpi_port_core *c)
 static void
 slot_unreserve(mpi_port_core *c)
 {
-    pthread_mutex_lock(&c->plock);
-    c->reserved--;
-    pthread_mutex_unlock(&c->plock);
+    atomic_fetch_add_explicit(&c->credits, 1, memory_order_relaxed);
 }
 
 /* Queues m in the slot reserved for it, then wakes the receiver if it
@@ -281,8 +293,6 @@ slot_commit(mpi_port_core *c, mp_message *m)
     mpi_seg *next = c->pidx == MPI_SEG_SLOTS - 1 ? atomic_load_explicit(&t->next, memory_order_relaxed) : NULL;
     atomic_store_explicit(&c->pushed, atomic_load_explicit(&c->pushed, memory_order_relaxed) + 1, memory_order_relaxed);
     atomic_store_explicit(&t->slot[c->pidx++], m, memory_order_release);
-    c->room--;
-    c->reserved--;
     if (c->pidx == MPI_SEG_SLOTS && next) {
         c->ptail = next;
         c->pidx = 0;
@@ -369,7 +379,7 @@ core_close(mpi_port_core *c)
     pthread_mutex_unlock(&c->lock);
     pthread_mutex_lock(&c->plock);
     c->ptail = c->plast = NULL;
-    c->room = c->reserved = 0;
+    atomic_store_explicit(&c->credits, 0, memory_order_relaxed);
     pthread_mutex_unlock(&c->plock);
     release_chain(c, chain, from); /* outside the locks: freeing may close carried ports */
 }
@@ -649,6 +659,9 @@ take(mpi_port *p, int64_t timeout_ms, mp_message **out)
             break;
         }
         if (timeout_ms == 0) {
+            /* A sender that raised the fd for a message taken meanwhile
+             * left it readable on an empty queue: a poll loop would spin. */
+            fd_settle_locked(c);
             st = MP_EAGAIN;
             break;
         }

@@ -46,12 +46,15 @@ typedef struct mpi_port_core {
     pthread_rwlock_t post_lock;
 
     char pad_producer_[64];
-    pthread_mutex_t plock; /* senders: guards the fields down to `pushed` */
+    pthread_mutex_t plock; /* senders: guards the fields down to `pushed`, but credits */
     mpi_seg *ptail;        /* the segment being filled */
     size_t pidx;           /* its next free slot (MPI_SEG_SLOTS: go on to ptail->next) */
     mpi_seg *plast;        /* the chain's last segment */
-    size_t room;           /* free slots from (ptail, pidx) to the end of plast */
-    size_t reserved;       /* of which promised to posts in flight */
+    /* Free slots from (ptail, pidx) to the end of plast not yet promised
+     * to a post in flight. A post takes one without the lock while any is
+     * left; only a segment's addition, under plock, raises it by more than
+     * a returned promise. */
+    _Atomic size_t credits;
     _Atomic size_t pushed; /* messages ever queued */
 
     char pad_handover_[64];
