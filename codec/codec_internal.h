@@ -91,8 +91,13 @@ mp_message *mpi_message_new(const mp_allocator *alc);
  * instead of calling malloc. For tests. */
 size_t mpi_message_blocks_recycled(void);
 /* Room for `need` more bytes after m->len: doubles the capacity until they
- * fit. False (m unchanged) when memory runs out. */
+ * fit (quadruples it from MPI_MESSAGE_GROW4 on). False (m unchanged) when
+ * memory runs out. */
+#define MPI_MESSAGE_GROW4 ((size_t)64 * 1024)
 bool mpi_message_grow(mp_message *m, size_t need);
+/* A finished message of MPI_MESSAGE_GROW4 or more that uses less than half
+ * its capacity gives the rest back (if the allocator cannot, it keeps it). */
+void mpi_message_fit(mp_message *m);
 /* Replaces m's bytes with a copy of bytes[0..len) in a block of exactly
  * len bytes of its own, so that ASan sees any read past the end of bytes
  * from outside (mp_message_from_bytes, fuzzers, forged test messages).

@@ -1187,6 +1187,7 @@ mp_serialize(mp_value v, const mp_value *transfer, size_t n_transfer, mp_message
         }
     }
     e.msg->len = (size_t)(e.cur - e.msg->bytes);
+    mpi_message_fit(e.msg);
     e.msg->n_moved = e.xfer.n_ab;
     e.msg->n_ports = e.xfer.n_ports;
     *out = e.msg;

@@ -280,8 +280,11 @@ mpi_message_grow(mp_message *m, size_t need)
 {
     size_t cap = m->cap;
     while (cap - m->len < need) {
-        if (cap > SIZE_MAX / 2) return false;
-        cap *= 2;
+        /* Fourfold past 64 KiB: a large message is copied fewer times as
+         * it grows (mpi_message_fit gives back what it does not use). */
+        unsigned k = cap >= MPI_MESSAGE_GROW4 ? 4 : 2;
+        if (cap > SIZE_MAX / k) return false;
+        cap *= k;
     }
     uint8_t *b;
     if (m->bytes == m->inline_bytes) {
@@ -294,6 +297,16 @@ mpi_message_grow(mp_message *m, size_t need)
     m->bytes = b;
     m->cap = cap;
     return true;
+}
+
+void
+mpi_message_fit(mp_message *m)
+{
+    if (m->bytes == m->inline_bytes || m->cap < MPI_MESSAGE_GROW4 || m->cap - m->len <= m->len) return;
+    uint8_t *b = mpi_realloc(&m->alc, m->bytes, m->cap, m->len);
+    if (!b) return; /* keeps the larger block */
+    m->bytes = b;
+    m->cap = m->len;
 }
 
 mp_status
@@ -314,20 +327,22 @@ mp_message_free(mp_message *m)
 {
     if (!m) return;
     mp_allocator alc = m->alc;
-    for (size_t i = 0; i < m->n_moved; i++)
-        mpi_store_unref(m->moved[i].store);
-    for (size_t i = 0; i < m->n_shared; i++)
-        mpi_store_unref(m->shared[i]);
-    for (size_t i = 0; i < m->n_hosts; i++) {
-        mpi_host_payload *h = &m->hosts[i];
-        if (h->free_payload) h->free_payload(h->ctx, h->payload);
+    if (m->moved || m->shared || m->hosts || m->ports) { /* most messages have no side tables */
+        for (size_t i = 0; i < m->n_moved; i++)
+            mpi_store_unref(m->moved[i].store);
+        for (size_t i = 0; i < m->n_shared; i++)
+            mpi_store_unref(m->shared[i]);
+        for (size_t i = 0; i < m->n_hosts; i++) {
+            mpi_host_payload *h = &m->hosts[i];
+            if (h->free_payload) h->free_payload(h->ctx, h->payload);
+        }
+        for (size_t i = 0; i < m->n_ports; i++)
+            mpi_port_release(m->ports[i]); /* unread: the port closes, its peer sees close */
+        mpi_free(&alc, m->ports);
+        mpi_free(&alc, m->moved);
+        mpi_free(&alc, m->shared);
+        mpi_free(&alc, m->hosts);
     }
-    for (size_t i = 0; i < m->n_ports; i++)
-        mpi_port_release(m->ports[i]); /* unread: the port closes, its peer sees close */
-    mpi_free(&alc, m->ports);
-    mpi_free(&alc, m->moved);
-    mpi_free(&alc, m->shared);
-    mpi_free(&alc, m->hosts);
     if (m->bytes != m->inline_bytes) mpi_free(&alc, m->bytes);
     if (uses_libc(&alc))
         block_put(m);
