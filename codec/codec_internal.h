@@ -300,9 +300,24 @@ mpi_idtab_replace(mpi_idtab *t, mpi_cell *key, uintptr_t val)
     uintptr_t *slot = mpi_idtab_slot(t, key);
     if (slot) *slot = val;
 }
+/* Frees the hash table of cells outside the owned headers (rare). */
+void mpi_idtab_free_slots(mpi_idtab *t);
 /* Clears the marked headers and frees the table; t is empty and owns no
- * headers afterwards (mpi_idtab_init state, same allocator). */
-void mpi_idtab_destroy(mpi_idtab *t);
+ * headers afterwards (mpi_idtab_init state, same allocator). Inline: every
+ * encode and clone ends with it. */
+static inline void
+mpi_idtab_destroy(mpi_idtab *t)
+{
+    mpi_cell **marked = (mpi_cell **)(void *)t->marked.data;
+    for (size_t i = 0; i < t->marked.len; i++)
+        marked[i]->gray = NULL;
+    mpi_stk_destroy(&t->marked);
+    if (t->hdr) t->hdr->walking = false;
+    t->hdr = NULL;
+    if (t->slots) mpi_idtab_free_slots(t);
+    t->n = 0;
+    t->cap = 0;
+}
 
 /* ---- transfer lists ------------------------------------------------------------ */
 

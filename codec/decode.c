@@ -1158,12 +1158,14 @@ mp_deserialize(mp_message *msg, mp_realm *realm, const mp_decode_limits *limits,
         dfail(&d, MP_EDECODE, 0, "empty message: no version header");
         goto done;
     }
-    if (!next_tok(&d, &t)) goto done;
-    if (t.t != MPI_TOK_UINT) {
+    if (*d.p == MP_FORMAT_VERSION) { /* a positive fixint: what encoders write */
+        d.p++;
+    } else if (!next_tok(&d, &t)) {
+        goto done;
+    } else if (t.t != MPI_TOK_UINT) {
         dfail(&d, MP_EDECODE, 0, "message does not start with a format version");
         goto done;
-    }
-    if (t.u != MP_FORMAT_VERSION) {
+    } else if (t.u != MP_FORMAT_VERSION) {
         dfail(&d, MP_EVERSION, 0, "format version %llu is not supported (this build reads %u)", (unsigned long long)t.u,
               MP_FORMAT_VERSION);
         goto done;

@@ -557,17 +557,10 @@ mpi_idtab_put_slow(mpi_idtab *t, const mpi_cell *key, uintptr_t val)
 }
 
 void
-mpi_idtab_destroy(mpi_idtab *t)
+mpi_idtab_free_slots(mpi_idtab *t)
 {
-    for (size_t i = 0; i < t->marked.len; i++)
-        (*(mpi_cell **)mpi_stk_at(&t->marked, i))->gray = NULL;
-    mpi_stk_destroy(&t->marked);
-    if (t->hdr) t->hdr->walking = false;
-    t->hdr = NULL;
-    if (t->slots) mpi_free(t->alc, t->slots);
+    mpi_free(t->alc, t->slots);
     t->slots = NULL;
-    t->n = 0;
-    t->cap = 0;
 }
 
 mp_status
