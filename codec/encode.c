@@ -887,6 +887,26 @@ pair_grow(enc *e, uint8_t *p)
     return out_grow(e, ENC_PAIR) ? e->cur : NULL;
 }
 
+/* After put_child wrote a run's child at p (q: the cursor after it, NULL
+ * if it left the child to write_child; open: a frame it opened): true to
+ * go on at q. Else the run stops here: its frame resumes at next_pos (set
+ * first: pushing a frame may move the stack), and the child is written in
+ * the general way or its frame pushed. */
+static ENC_INLINE bool
+child_written(enc *e, eframe *f, uint32_t next_pos, uint8_t *p, uint8_t *q, mpi_cell *open, mp_value child)
+{
+    if (MPI_LIKELY(q && !open)) return true;
+    f->pos = next_pos;
+    if (q) {
+        e->cur = q;
+        push_frame(e, open, EF_OBJECT);
+    } else {
+        e->cur = p;
+        write_child(e, child);
+    }
+    return false;
+}
+
 /* One run of an object frame: keys, short leaves, back-references and new
  * objects' headers straight into the output, until a value that opens a
  * frame or needs write_child (written here; it may push a frame), or the
@@ -918,19 +938,8 @@ object_run(enc *e, eframe *f, bool stash)
         }
         mpi_cell *open = NULL;
         q = put_child(e, p, slot->value, stash, &open);
-        if (MPI_UNLIKELY(!q)) {
-            f->pos = pos;
-            e->cur = p;
-            write_child(e, slot->value);
-            return;
-        }
+        if (!child_written(e, f, pos, p, q, open, slot->value)) return;
         p = q;
-        if (open) {
-            f->pos = pos;
-            e->cur = p;
-            push_frame(e, open, EF_OBJECT);
-            return;
-        }
     }
     e->cur = p;
     e->stack.len--;
@@ -952,19 +961,8 @@ array_run(enc *e, eframe *f, bool stash)
         if (MPI_UNLIKELY(e->end - p < ENC_PAIR) && !(p = pair_grow(e, p))) return;
         mpi_cell *open = NULL;
         uint8_t *q = put_child(e, p, v, stash, &open);
-        if (MPI_UNLIKELY(!q)) {
-            f->pos = pos;
-            e->cur = p;
-            write_child(e, v);
-            return;
-        }
+        if (!child_written(e, f, pos, p, q, open, v)) return;
         p = q;
-        if (open) {
-            f->pos = pos;
-            e->cur = p;
-            push_frame(e, open, EF_OBJECT);
-            return;
-        }
     }
     e->cur = p;
     e->stack.len--;
@@ -995,18 +993,8 @@ mapset_run(enc *e, eframe *f, bool stash)
             f->last = pos;
             f->last_phase = 0;
             uint8_t *q = put_child(e, p, en->key, stash, &open);
-            if (MPI_UNLIKELY(!q || open)) {
-                f->phase = is_map;
-                f->pos = is_map ? pos : pos + 1;
-                if (q) {
-                    e->cur = q;
-                    push_frame(e, open, EF_OBJECT);
-                } else {
-                    e->cur = p;
-                    write_child(e, en->key);
-                }
-                return;
-            }
+            f->phase = is_map; /* where the frame resumes if the run stops here */
+            if (!child_written(e, f, is_map ? pos : pos + 1, p, q, open, en->key)) return;
             p = q;
             if (!is_map) {
                 pos++;
@@ -1017,18 +1005,8 @@ mapset_run(enc *e, eframe *f, bool stash)
         f->last_phase = 1;
         uint8_t *q = put_child(e, p, en->value, stash, &open);
         pos++;
-        if (MPI_UNLIKELY(!q || open)) {
-            f->phase = 0;
-            f->pos = pos;
-            if (q) {
-                e->cur = q;
-                push_frame(e, open, EF_OBJECT);
-            } else {
-                e->cur = p;
-                write_child(e, en->value);
-            }
-            return;
-        }
+        f->phase = 0;
+        if (!child_written(e, f, pos, p, q, open, en->value)) return;
         p = q;
     }
     e->cur = p;
