@@ -608,6 +608,36 @@ deadline_after(struct timespec *ts, int64_t ms)
 
 /* Takes the next message: MP_OK with *out; MP_ECLOSED (the close event
  * consumed now or earlier, or the port closed); MP_EAGAIN; MP_ETIMEDOUT. */
+/* The handle is closed or transferred, or its queue ended: nothing more
+ * to take. */
+static inline bool
+ended_locked(const mpi_port *p, mpi_port_core *c)
+{
+    return atomic_load_explicit(&p->state, memory_order_acquire) != MPI_PORT_LIVE ||
+           atomic_load_explicit(&c->eof, memory_order_relaxed) ||
+           atomic_load_explicit(&c->closed, memory_order_relaxed);
+}
+
+/* The next message, or NULL. The close event follows every message posted
+ * before it: seen after the last one, the queue is looked at once more (they
+ * are all visible now); if it is empty the queue has ended (*ended; eof set,
+ * and the fd stays readable so a loop polling it sees the end). */
+static mp_message *
+pop_locked(mpi_port_core *c, bool *ended)
+{
+    *ended = false;
+    mp_message *m = queue_pop_locked(c);
+    if (!m && atomic_load_explicit(&c->close_queued, memory_order_acquire)) {
+        m = queue_pop_locked(c);
+        if (!m) {
+            atomic_store_explicit(&c->eof, true, memory_order_relaxed);
+            efd_raise_locked(c);
+            *ended = true;
+        }
+    }
+    return m;
+}
+
 static mp_status
 take(mpi_port *p, int64_t timeout_ms, mp_message **out)
 {
@@ -633,24 +663,11 @@ take(mpi_port *p, int64_t timeout_ms, mp_message **out)
         }
     }
     for (;;) {
-        if (atomic_load_explicit(&p->state, memory_order_acquire) != MPI_PORT_LIVE ||
-            atomic_load_explicit(&c->eof, memory_order_relaxed) ||
-            atomic_load_explicit(&c->closed, memory_order_relaxed)) {
+        bool ended = ended_locked(p, c);
+        mp_message *m = ended ? NULL : pop_locked(c, &ended);
+        if (ended) {
             st = MP_ECLOSED;
             break;
-        }
-        mp_message *m = queue_pop_locked(c);
-        /* Seen after the last message: look once more, the messages
-         * posted before the close are all visible now. */
-        if (!m && atomic_load_explicit(&c->close_queued, memory_order_acquire)) {
-            m = queue_pop_locked(c);
-            if (!m) {
-                atomic_store_explicit(&c->eof, true, memory_order_relaxed);
-                /* Stay readable: a loop polling the fd sees the end. */
-                efd_raise_locked(c);
-                st = MP_ECLOSED;
-                break;
-            }
         }
         if (m) {
             *out = m;
@@ -828,22 +845,11 @@ take_chunk(mpi_port *p, mp_message **msgs, size_t max, bool *close_event, mp_sta
     *close_event = false;
     *st = MP_OK;
     pthread_mutex_lock(&c->lock);
-    if (atomic_load_explicit(&p->state, memory_order_acquire) != MPI_PORT_LIVE ||
-        atomic_load_explicit(&c->eof, memory_order_relaxed) || atomic_load_explicit(&c->closed, memory_order_relaxed)) {
+    if (ended_locked(p, c)) {
         *st = MP_ECLOSED;
     } else {
         while (k < max) {
-            mp_message *m = queue_pop_locked(c);
-            /* As in take: the close event follows every visible message. */
-            if (!m && atomic_load_explicit(&c->close_queued, memory_order_acquire)) {
-                m = queue_pop_locked(c);
-                if (!m) {
-                    atomic_store_explicit(&c->eof, true, memory_order_relaxed);
-                    *close_event = true;
-                    efd_raise_locked(c);
-                    break;
-                }
-            }
+            mp_message *m = pop_locked(c, close_event);
             if (!m) break;
             msgs[k++] = m;
         }
