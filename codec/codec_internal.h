@@ -112,13 +112,28 @@ mp_status mpi_message_add_host(mp_message *m, const mpi_host_payload *h, uint32_
  * *out is untouched. Also declared in src/port/port_internal.h. */
 mp_status mpi_message_dup(const mp_message *m, mp_message **out);
 
-/* ---- host type registry ------------------------------------------------------- */
+/* ---- per-realm codec state (realm->codec_state) ------------------------------ */
 
 typedef struct mpi_host_type {
     uint32_t tag;
     mp_host_type_hooks hooks;
     void *ctx;
 } mpi_host_type;
+
+struct mpi_dshapes; /* the decoder's object shapes (decode.c) */
+typedef struct mpi_codec_realm {
+    mpi_host_type *types; /* the host type registry */
+    size_t n_types, cap_types;
+    /* Made by the first decode that records a shape; kept for the realm's
+     * life (its keys are the realm's atoms, which are never collected) and
+     * counted in the realm's `reserved` bytes. */
+    struct mpi_dshapes *shapes;
+} mpi_codec_realm;
+
+/* The realm's codec state, made on first use; NULL when out of memory. */
+mpi_codec_realm *mpi_codec_realm_get(mp_realm *r);
+/* Frees r's shapes (NULL: nothing) and their share of r->reserved. */
+void mpi_dshapes_free(mp_realm *r, struct mpi_dshapes *shapes);
 
 /* The hooks for tag in realm r, or NULL. */
 const mpi_host_type *mpi_host_type_find(const mp_realm *r, uint32_t tag);

@@ -28,30 +28,47 @@ typedef struct dframe {
     uint32_t shape_gen; /* that shape's generation when the object began */
 } dframe;
 
-/* Shapes: the key lists of recently decoded objects, by key count. Objects
- * of one kind repeat their keys in one order, so an object's next key is
- * first compared with the same position of the last object of its size:
- * on a match the shape's key cell is reused without making a string, and
- * without the duplicate-key scan (the shape's keys are distinct and not
- * array indices, and the keys before it matched the shape's one for one).
- * Any difference sends the rest of that object through the general path,
- * and so does a new shape recorded for its size meanwhile (by a nested
- * object: the generation changes), since the keys already read came from
- * the old one. */
+/* Shapes: the key lists of objects decoded into the realm, by key count.
+ * Objects of one kind repeat their keys in one order, message after
+ * message, so an object's next key is first compared with the same
+ * position of the last recorded object of its size: on a match the
+ * shape's key is reused without a lookup, and without the duplicate-key
+ * scan (the shape's keys are distinct and not array indices, and the keys
+ * before it matched the shape's one for one). Any difference sends the
+ * rest of that object through the general path, and so does a new shape
+ * recorded for its size meanwhile (by a nested object: the generation
+ * changes), since the keys already read came from the old one. Shapes are
+ * kept in the realm (mpi_codec_realm) across decodes; their keys are the
+ * realm's atoms, which live as long as the realm. */
 #define SHAPES 16
 #define SHAPE_MAX_KEYS 16
 typedef struct dshape_key {
-    mpi_string *key; /* narrow ASCII, at most 31 bytes: sent as a fixstr */
-    uint64_t a, b;   /* mpi_short_words of its bytes */
+    mpi_string *key; /* an atom: narrow ASCII, at most MPI_ATOM_MAX_LEN bytes */
+    uint64_t a, b;   /* mpi_short_words of its bytes (exact at that length) */
     /* Keys of up to 7 bytes: the fixstr (header and bytes) as the first
      * bytes of a word, and the mask of those bytes, so that one load of
      * the next 8 input bytes matches it. */
     uint64_t word, mask;
     uint32_t len;
 } dshape_key;
-typedef struct dshape {
-    dshape_key keys[SHAPE_MAX_KEYS];
-} dshape;
+struct mpi_dshapes {
+    uint8_t n[SHAPES];    /* keys in shape i: 0 (none) or a count with i = count % SHAPES */
+    uint32_t gen[SHAPES]; /* bumped whenever shape i is rewritten */
+    uint32_t seen;        /* bit i: an object of a size i was completed (shapes are
+                           * recorded from the second on: a lone object costs nothing) */
+    dshape_key keys[SHAPES][SHAPE_MAX_KEYS]; /* valid up to n[i] keys */
+};
+_Static_assert(MPI_ATOM_MAX_LEN <= MPI_SHORT_EXACT, "an atom's short words are its bytes");
+/* What a realm's decoder reads until it records its first shape. */
+static const struct mpi_dshapes no_shapes;
+
+void
+mpi_dshapes_free(mp_realm *r, struct mpi_dshapes *shapes)
+{
+    if (!shapes) return;
+    mpi_free(&r->alc, shapes);
+    r->reserved -= sizeof *shapes;
+}
 
 typedef struct dec {
     const uint8_t *start, *p, *end;
@@ -66,13 +83,9 @@ typedef struct dec {
     mpi_vec words;              /* uint64_t work space (BigInts) */
     uint8_t *used;              /* per moved store / host payload: already referenced */
     size_t reserved;            /* bytes resizable ArrayBuffers reserved beyond what they carry */
-    uint8_t shape_n[SHAPES];    /* keys in shapes[i]: 0 (none) or a count with i = count % SHAPES */
-    uint32_t shape_gen[SHAPES]; /* bumped whenever shapes[i] is rewritten */
-    uint32_t shape_seen;        /* bit i: an object of a size i was completed (shapes are
-                                 * recorded from the second on: a lone object costs nothing) */
+    const struct mpi_dshapes *shapes; /* the realm's, or no_shapes */
     mp_value ids_inline[32];
     dframe stack_inline[16];
-    dshape shapes[SHAPES]; /* valid up to shape_n[i] keys */
 } dec;
 
 static mp_status dfail(dec *d, mp_status code, size_t at, const char *fmt, ...)
@@ -603,10 +616,10 @@ have_token:;
         if (!add_id(d, *out, t.at)) return false;
         if (t.n == 0) return true;
         if (!push_frame(d, &o->h, DF_OBJECT, t.n, 0, t.at)) return false;
-        if (d->shape_n[t.n % SHAPES] == t.n) {
+        if (d->shapes->n[t.n % SHAPES] == t.n) {
             dframe *f = mpi_stk_at(&d->stack, d->stack.len - 1);
             f->shape = (uint8_t)(t.n % SHAPES + 1);
-            f->shape_gen = d->shape_gen[t.n % SHAPES];
+            f->shape_gen = d->shapes->gen[t.n % SHAPES];
         }
         return true;
     }
@@ -936,24 +949,35 @@ read_prop(dec *d, mpi_props *props, bool named_only)
 }
 
 /* Makes an object's keys, just completed through the general path, the
- * shape for its key count, if they can be one (see dshape). */
+ * shape for its key count, if they can be one (see mpi_dshapes): distinct
+ * named keys that are all atoms of the realm. Shapes only save time, so
+ * running out of memory here just records nothing. */
 static void
 record_shape(dec *d, const mpi_props *p, uint32_t n)
 {
     if (n > SHAPE_MAX_KEYS || p->used != n || p->live != n || p->index_keys != 0) return;
-    if (!(d->shape_seen & (1u << (n % SHAPES)))) {
-        d->shape_seen |= 1u << (n % SHAPES);
+    for (uint32_t i = 0; i < n; i++) {
+        const mpi_string *k = p->slots[i].key;
+        if (k->h.marked != MPI_MARK_ATOM || k->h.realm != d->realm) return;
+    }
+    struct mpi_dshapes *sh = (struct mpi_dshapes *)d->shapes;
+    if (sh == &no_shapes) {
+        mpi_codec_realm *cr = mpi_codec_realm_get(d->realm);
+        if (!cr || !(sh = mpi_malloc(&d->realm->alc, sizeof *sh))) return;
+        memset(sh, 0, sizeof *sh);
+        d->realm->reserved += sizeof *sh;
+        cr->shapes = sh;
+        d->shapes = sh;
+    }
+    uint32_t i = n % SHAPES;
+    if (!(sh->seen & (1u << i))) {
+        sh->seen |= 1u << i;
         return;
     }
-    dshape *sh = &d->shapes[n % SHAPES];
-    d->shape_gen[n % SHAPES]++;
-    for (uint32_t i = 0; i < n; i++) {
-        mpi_string *k = p->slots[i].key;
-        if (!(k->h.flags & MPI_STR_ASCII) || k->length > 31) {
-            d->shape_n[n % SHAPES] = 0;
-            return;
-        }
-        dshape_key *sk = &sh->keys[i];
+    sh->gen[i]++;
+    for (uint32_t j = 0; j < n; j++) {
+        mpi_string *k = p->slots[j].key;
+        dshape_key *sk = &sh->keys[i][j];
         sk->key = k;
         sk->len = k->length;
         mpi_short_words(k->u.narrow, k->length, &sk->a, &sk->b);
@@ -966,7 +990,7 @@ record_shape(dec *d, const mpi_props *p, uint32_t n)
             memcpy(&sk->mask, m, 8);
         }
     }
-    d->shape_n[n % SHAPES] = (uint8_t)n;
+    sh->n[i] = (uint8_t)n;
 }
 
 /* One step of the top frame: reads its next child, or pops it. */
@@ -1025,8 +1049,8 @@ step(dec *d)
         while (f->i < n) {
             uint32_t i = f->i++;
             bool matched = false;
-            if (f->shape && f->shape_gen == d->shape_gen[f->shape - 1]) {
-                const dshape_key *k = &d->shapes[f->shape - 1].keys[i];
+            if (f->shape && f->shape_gen == d->shapes->gen[f->shape - 1]) {
+                const dshape_key *k = &d->shapes->keys[f->shape - 1][i];
                 const uint8_t *p = d->p;
                 uint32_t len = k->len;
                 if (len < 8 && d->end - p >= 8) {
@@ -1036,8 +1060,7 @@ step(dec *d)
                 } else if ((size_t)(d->end - p) > len && p[0] == (0xa0 | len)) {
                     uint64_t a, b;
                     mpi_short_words(p + 1, len, &a, &b);
-                    matched =
-                        a == k->a && b == k->b && (len <= MPI_SHORT_EXACT || memcmp(p + 1, k->key->u.narrow, len) == 0);
+                    matched = a == k->a && b == k->b;
                 }
                 if (matched) {
                     d->p = p + 1 + len;
@@ -1123,9 +1146,10 @@ mp_deserialize(mp_message *msg, mp_realm *realm, const mp_decode_limits *limits,
     d.fail = MP_OK;
     d.used = NULL;
     d.reserved = 0;
-    memset(d.shape_n, 0, sizeof d.shape_n);
-    memset(d.shape_gen, 0, sizeof d.shape_gen);
-    d.shape_seen = 0;
+    {
+        const mpi_codec_realm *cr = realm->codec_state;
+        d.shapes = cr && cr->shapes ? cr->shapes : &no_shapes;
+    }
     d.start = d.p = msg->bytes;
     d.end = msg->len ? msg->bytes + msg->len : msg->bytes; /* no arithmetic on NULL */
     d.realm = realm;

@@ -436,32 +436,40 @@ mp_decode_limits_default(void)
     return l;
 }
 
-/* ---- host type registry ----------------------------------------------------------- */
-
-typedef struct host_registry {
-    mpi_host_type *types;
-    size_t n;
-    size_t cap;
-} host_registry;
+/* ---- per-realm codec state ------------------------------------------------------- */
 
 static void
-registry_free(mp_realm *r)
+codec_realm_free(mp_realm *r)
 {
-    host_registry *reg = r->codec_state;
-    if (!reg) return;
-    mpi_free(&r->alc, reg->types);
-    mpi_free(&r->alc, reg);
+    mpi_codec_realm *cr = r->codec_state;
+    if (!cr) return;
+    mpi_free(&r->alc, cr->types);
+    mpi_dshapes_free(r, cr->shapes);
+    mpi_free(&r->alc, cr);
     r->codec_state = NULL;
     r->codec_free = NULL;
+}
+
+mpi_codec_realm *
+mpi_codec_realm_get(mp_realm *r)
+{
+    mpi_codec_realm *cr = r->codec_state;
+    if (cr) return cr;
+    cr = mpi_malloc(&r->alc, sizeof *cr);
+    if (!cr) return NULL;
+    memset(cr, 0, sizeof *cr);
+    r->codec_state = cr;
+    r->codec_free = codec_realm_free;
+    return cr;
 }
 
 const mpi_host_type *
 mpi_host_type_find(const mp_realm *r, uint32_t tag)
 {
-    const host_registry *reg = r ? r->codec_state : NULL;
-    if (!reg) return NULL;
-    for (size_t i = 0; i < reg->n; i++)
-        if (reg->types[i].tag == tag) return &reg->types[i];
+    const mpi_codec_realm *cr = r ? r->codec_state : NULL;
+    if (!cr) return NULL;
+    for (size_t i = 0; i < cr->n_types; i++)
+        if (cr->types[i].tag == tag) return &cr->types[i];
     return NULL;
 }
 
@@ -469,22 +477,16 @@ mp_status
 mp_realm_register_host_type(mp_realm *realm, uint32_t type_tag, const mp_host_type_hooks *hooks, void *ctx)
 {
     if (!realm || !hooks || !hooks->write || !hooks->read) return MP_EINVAL;
-    host_registry *reg = realm->codec_state;
-    if (!reg) {
-        reg = mpi_malloc(&realm->alc, sizeof *reg);
-        if (!reg) return MP_ENOMEM;
-        memset(reg, 0, sizeof *reg);
-        realm->codec_state = reg;
-        realm->codec_free = registry_free;
-    }
-    for (size_t i = 0; i < reg->n; i++) {
-        if (reg->types[i].tag == type_tag) {
-            reg->types[i].hooks = *hooks;
-            reg->types[i].ctx = ctx;
+    mpi_codec_realm *cr = mpi_codec_realm_get(realm);
+    if (!cr) return MP_ENOMEM;
+    for (size_t i = 0; i < cr->n_types; i++) {
+        if (cr->types[i].tag == type_tag) {
+            cr->types[i].hooks = *hooks;
+            cr->types[i].ctx = ctx;
             return MP_OK;
         }
     }
-    mpi_host_type *t = table_push(&realm->alc, (void **)&reg->types, &reg->n, &reg->cap, sizeof *t);
+    mpi_host_type *t = table_push(&realm->alc, (void **)&cr->types, &cr->n_types, &cr->cap_types, sizeof *t);
     if (!t) return MP_ENOMEM;
     t->tag = type_tag;
     t->hooks = *hooks;

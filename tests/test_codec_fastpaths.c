@@ -224,6 +224,61 @@ test_shapes_reject_duplicates(void)
     teardown();
 }
 
+/* Shapes are kept in the realm from one message to the next: later
+ * messages take the shape path at once, and whatever differs from a kept
+ * shape (another key, a duplicate, a failed decode in between, another
+ * realm) still decodes to exactly the keys sent, made in the target realm. */
+static void
+test_shapes_across_messages(void)
+{
+    setup();
+    mp_realm *C;
+    CU_ASSERT_EQUAL_FATAL(mp_realm_new(NULL, &C), MP_OK);
+    /* {id: 1, name: "x"} */
+    const uint8_t obj[] = {0x82, 0xa2, 'i', 'd', 1, 0xa4, 'n', 'a', 'm', 'e', 0xa1, 'x'};
+    mp_value out, v;
+    char buf[64];
+    size_t reserved_first = 0;
+    for (int i = 0; i < 4; i++) {
+        CU_ASSERT_EQUAL_FATAL(decode(obj, sizeof obj, &out), MP_OK);
+        CU_ASSERT_STRING_EQUAL(keys_of(out, buf, sizeof buf), "id,name");
+        CU_ASSERT_EQUAL(mp_object_get_utf8(out, "name", &v), MP_OK);
+        CU_ASSERT_TRUE(mp_string_equals_utf8(v, "x", 1));
+        /* the table of shapes is made once, by the first message */
+        if (i == 0) reserved_first = mp_realm_get_stats(B).reserved;
+        CU_ASSERT_EQUAL(mp_realm_get_stats(B).reserved, reserved_first);
+    }
+    /* a second key that differs from the kept shape's */
+    const uint8_t other[] = {0x82, 0xa2, 'i', 'd', 1, 0xa4, 'n', 'a', 'm', 'x', 0xa1, 'x'};
+    CU_ASSERT_EQUAL(decode(other, sizeof other, &out), MP_OK);
+    CU_ASSERT_STRING_EQUAL(keys_of(out, buf, sizeof buf), "id,namx");
+    /* the kept shape's first key twice */
+    const uint8_t dup[] = {0x82, 0xa2, 'i', 'd', 1, 0xa2, 'i', 'd', 2};
+    CU_ASSERT_EQUAL(decode(dup, sizeof dup, &out), MP_EDECODE);
+    /* a message cut inside the object, then the whole one again */
+    CU_ASSERT_EQUAL(decode(obj, sizeof obj - 3, &out), MP_EDECODE);
+    CU_ASSERT_EQUAL(decode(obj, sizeof obj, &out), MP_OK);
+    CU_ASSERT_STRING_EQUAL(keys_of(out, buf, sizeof buf), "id,name");
+    /* after a collect with nothing kept, the shape's keys (atoms) remain */
+    mp_realm_collect(B, NULL, 0);
+    CU_ASSERT_EQUAL(decode(obj, sizeof obj, &out), MP_OK);
+    CU_ASSERT_STRING_EQUAL(keys_of(out, buf, sizeof buf), "id,name");
+    /* another realm has shapes of its own: its keys are its own strings */
+    for (int i = 0; i < 3; i++) {
+        uint8_t msg[sizeof obj + 1] = {1};
+        memcpy(msg + 1, obj, sizeof obj);
+        mp_message *m;
+        CU_ASSERT_EQUAL_FATAL(mp_message_from_bytes(msg, sizeof msg, NULL, &m), MP_OK);
+        CU_ASSERT_EQUAL_FATAL(mp_deserialize(m, C, NULL, &out, NULL), MP_OK);
+        size_t cursor = 0;
+        mp_value k;
+        while (mp_object_next(out, &cursor, &k, NULL))
+            CU_ASSERT_PTR_EQUAL(mp_value_realm(k), C);
+    }
+    mp_realm_free(C);
+    teardown();
+}
+
 /* The number fast paths agree with the general reader, cut short or not. */
 static void
 test_number_tokens(void)
@@ -614,6 +669,7 @@ main(void)
         {"shapes that change from object to object", test_shapes_that_change},
         {"shapes of many sizes, nested", test_shapes_sizes_and_nesting},
         {"duplicate keys found on the shape path", test_shapes_reject_duplicates},
+        {"shapes kept in the realm across messages", test_shapes_across_messages},
         {"number fast paths, whole and cut", test_number_tokens},
         {"strings of every short length, atoms and not", test_short_strings},
         {"back-references of every id size", test_back_references},

@@ -104,7 +104,9 @@ MP_API void mp_realm_collect(mp_realm *realm, const mp_value *roots, size_t n);
  * bytes that decoding, cloning or a property key (mp_object_set_utf8 and
  * the like) makes in the realm are kept until mp_realm_free, so the same
  * keys and words in later messages cost no new string (at most
- * 64 KiB per realm, counted in `reserved`). */
+ * 64 KiB per realm, counted in `reserved`). The decoder's table of the key
+ * lists it has seen (about 12 KiB, made by the first decode into the
+ * realm) is counted in `reserved` too. */
 typedef struct mp_realm_stats {
     size_t values;   /* live objects, strings and BigInts (atoms excluded) */
     size_t bytes;    /* bytes the live values use (byte stores and atoms excluded) */
