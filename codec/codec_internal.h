@@ -172,10 +172,12 @@ mpi_stk_at(const mpi_stk *s, size_t i)
 {
     return s->data + i * s->elem;
 }
+/* Frees heap storage, or keeps it for the thread's next walk. */
+void mpi_stk_release(mpi_stk *s);
 static inline void
 mpi_stk_destroy(mpi_stk *s)
 {
-    if (s->data != s->inl) mpi_free(s->alc, s->data);
+    if (s->data != s->inl) mpi_stk_release(s);
     s->data = s->inl;
     s->len = 0;
 }

@@ -41,6 +41,15 @@
 #define MPI_BLOCK_BATCH 32
 #define MPI_BLOCK_SHARED 4096
 
+/* The work stacks of an encode, decode or clone (mpi_stk: ids, frames)
+ * grow to hundreds of KiB on a large graph, and fresh memory of that size
+ * comes from mmap: a page fault per 4 KiB, on every message. So a thread
+ * keeps the stack buffers of its last walks, MPI_SPARE_N at most and
+ * MPI_SPARE_BYTES in all, for its next (default allocator only); they go
+ * back to free() at thread exit with the message blocks. */
+#define MPI_SPARE_N 4
+#define MPI_SPARE_BYTES ((size_t)4 << 20)
+
 /* A block while it is cached: its first bytes link it. */
 typedef struct free_block {
     struct free_block *next;       /* the next block of its chain */
@@ -56,6 +65,11 @@ typedef struct block_cache {
     size_t n_out;
     size_t recycled; /* blocks block_get took from a cache */
     bool registered; /* the thread-exit destructor is armed */
+    struct spare_stack {
+        void *p;
+        size_t bytes;
+    } spare[MPI_SPARE_N]; /* work-stack buffers kept for the next walk (mpi_stk) */
+    size_t spare_bytes;
 } block_cache;
 
 /* The return list, alone on its cache line: the threads that push and the
@@ -121,6 +135,8 @@ block_cache_release(void *arg)
         c->chains = next;
     }
     free_chain(c->out);
+    for (int i = 0; i < MPI_SPARE_N; i++)
+        free(c->spare[i].p);
     memset(c, 0, sizeof *c);
 }
 
@@ -498,6 +514,71 @@ mp_realm_register_host_type(mp_realm *realm, uint32_t type_tag, const mp_host_ty
 
 /* ---- small containers ------------------------------------------------------------ */
 
+/* A kept stack buffer of at least `need` bytes (the smallest such, else
+ * the largest grown to need), or NULL; *bytes is its size. */
+static void *
+spare_take(size_t need, size_t *bytes)
+{
+    block_cache *c = &block_tls;
+    int best = -1, largest = -1;
+    for (int i = 0; i < MPI_SPARE_N; i++) {
+        size_t b = c->spare[i].bytes;
+        if (!c->spare[i].p) continue;
+        if (b >= need && (best < 0 || b < c->spare[best].bytes)) best = i;
+        if (largest < 0 || b > c->spare[largest].bytes) largest = i;
+    }
+    int i = best >= 0 ? best : largest;
+    if (i < 0) return NULL;
+    void *p = c->spare[i].p;
+    size_t b = c->spare[i].bytes;
+    c->spare[i].p = NULL;
+    c->spare[i].bytes = 0;
+    c->spare_bytes -= b;
+    if (b < need) {
+        void *q = realloc(p, need);
+        if (!q) {
+            free(p);
+            return NULL;
+        }
+        p = q;
+        b = need;
+    }
+    *bytes = b;
+    return p;
+}
+
+/* Keeps a stack buffer for this thread's next walk, in place of a smaller
+ * one if the budget is spent; frees what is not kept. */
+static void
+spare_put(void *p, size_t bytes)
+{
+    block_cache *c = &block_tls;
+    if (bytes > MPI_SPARE_BYTES || !block_cache_arm(c)) {
+        free(p);
+        return;
+    }
+    int slot = -1;
+    for (int i = 0; i < MPI_SPARE_N && slot < 0; i++)
+        if (!c->spare[i].p) slot = i;
+    while (slot < 0 || c->spare_bytes + bytes > MPI_SPARE_BYTES) {
+        int smallest = -1;
+        for (int i = 0; i < MPI_SPARE_N; i++)
+            if (c->spare[i].p && (smallest < 0 || c->spare[i].bytes < c->spare[smallest].bytes)) smallest = i;
+        if (smallest < 0 || c->spare[smallest].bytes >= bytes) {
+            free(p);
+            return;
+        }
+        free(c->spare[smallest].p);
+        c->spare_bytes -= c->spare[smallest].bytes;
+        c->spare[smallest].p = NULL;
+        c->spare[smallest].bytes = 0;
+        slot = smallest;
+    }
+    c->spare[slot].p = p;
+    c->spare[slot].bytes = bytes;
+    c->spare_bytes += bytes;
+}
+
 void *
 mpi_stk_grow(mpi_stk *s)
 {
@@ -505,8 +586,11 @@ mpi_stk_grow(mpi_stk *s)
     if (cap > SIZE_MAX / s->elem) return NULL;
     uint8_t *d;
     if (s->data == s->inl) {
-        d = mpi_malloc(s->alc, cap * s->elem);
-        if (!d) return NULL;
+        size_t bytes = cap * s->elem;
+        if (uses_libc(s->alc) && (d = spare_take(bytes, &bytes)) != NULL)
+            cap = bytes / s->elem;
+        else if (!(d = mpi_malloc(s->alc, cap * s->elem)))
+            return NULL;
         if (s->len) memcpy(d, s->data, s->len * s->elem);
     } else {
         d = mpi_realloc(s->alc, s->data, s->cap * s->elem, cap * s->elem);
@@ -515,6 +599,15 @@ mpi_stk_grow(mpi_stk *s)
     s->data = d;
     s->cap = cap;
     return s->data + s->len++ * s->elem;
+}
+
+void
+mpi_stk_release(mpi_stk *s)
+{
+    if (uses_libc(s->alc))
+        spare_put(s->data, s->cap * s->elem);
+    else
+        mpi_free(s->alc, s->data);
 }
 
 static void
