@@ -17,8 +17,10 @@
  *       mp_port_receive, reads the clock, posts the ArrayBuffer (copied, or
  *       in the transfer list); sample = main's clock after mp_port_receive
  *       returned - the worker's clock before mp_port_post. In transfer mode
- *       main posts the buffer back (transfer, untimed). One op per sample.
- *       lib_oneway "int": the same with a number: the wake-up floor.
+ *       main posts the buffer back (transfer, untimed), and the worker
+ *       answers it with a number, timed the same way: lib_oneway
+ *       "int@W6_64M" and so on, the floor between the transfers. One op
+ *       per sample. lib_oneway "int": numbers only: the wake-up floor.
  *   lib_thread_start_exit  mp_worker_start with workerData {id: 1}, the
  *       worker posts one number, main receives it, mp_worker_join.
  *
@@ -316,7 +318,7 @@ bp_oneway_ops(size_t bytes, bool copy)
 {
     if (copy && bytes >= (64u << 20)) return bp_opt.quick ? 1 : 2;
     if (copy && bytes >= (8u << 20)) return bp_opt.quick ? 2 : 5;
-    return bp_opt.quick ? 7 : 21;
+    return bp_opt.quick ? 11 : 51; /* a wake-up is noisy: many samples, each cheap */
 }
 
 int
@@ -420,12 +422,18 @@ job_entry(mp_worker_ctx *ctx)
             }
             break;
         case JOB_ONEWAY: {
-            if (j->transfer && mp_kind_of(in) == MP_ARRAYBUFFER) v = in; /* the buffer came back */
+            /* Transfer mode alternates: the buffer came back, so a number
+             * goes next (the floor, measured between the transfers) */
+            bool floor = j->transfer && mp_kind_of(in) == MP_ARRAYBUFFER;
+            if (floor) v = in;
             struct timespec d = {0, 200000};
             nanosleep(&d, NULL);
             atomic_store_explicit(&j->t0, bp_now_ns(), memory_order_release);
             mp_value tl = v;
-            st = mp_port_post(ctx->port, v, &tl, j->transfer ? 1 : 0, &err);
+            if (floor)
+                st = mp_port_post(ctx->port, mp_number(1), NULL, 0, &err);
+            else
+                st = mp_port_post(ctx->port, v, &tl, j->transfer ? 1 : 0, &err);
             if (st != MP_OK) {
                 job_fail(j, "post", st, &err);
                 return 1;
@@ -602,7 +610,11 @@ lib_pingpong(lib_ctx *L, wl_id id, bool spinning)
     mp_realm_collect(L->src, NULL, 0);
 }
 
-/* buf NULL: a number (the wake-up floor, "lib_oneway int"). */
+/* buf NULL: a number (the wake-up floor, "lib_oneway int"). Transfer mode
+ * alternates a transferred buffer and a number, and emits the numbers'
+ * figure too, as lib_oneway "int@<workload>": the floor taken in the same
+ * moments as the transfers, so that the two can be compared although a
+ * wake-up on this kind of machine drifts by more than the difference. */
 static void
 lib_oneway(lib_ctx *L, const bp_buf *buf, bool transfer)
 {
@@ -615,18 +627,19 @@ lib_oneway(lib_ctx *L, const bp_buf *buf, bool transfer)
     if (!start_job(L, &j, &w, bench, wl)) return;
     mp_value port = mp_worker_port(w);
     int ops = bp_oneway_ops(bytes, !transfer), warm = bp_oneway_warmups(bytes, !transfer);
-    double *samples = calloc((size_t)ops, sizeof *samples);
-    if (!samples) abort();
+    double *samples = calloc((size_t)ops, sizeof *samples), *floors = calloc((size_t)ops, sizeof *floors);
+    if (!samples || !floors) abort();
     mp_error_info err;
     memset(&err, 0, sizeof err);
     mp_value got = mp_undefined();
     bool ok = true;
-    for (int i = -warm; i < ops && ok; i++) {
+    int n = -warm, n_floor = -warm;
+    while (ok && (n < ops || (transfer && n_floor < ops))) {
         mp_status st;
         if (transfer && mp_kind_of(got) == MP_ARRAYBUFFER)
             st = mp_port_post(port, got, &got, 1, &err);
         else
-            st = mp_port_post(port, mp_number(i), NULL, 0, &err);
+            st = mp_port_post(port, mp_number(n), NULL, 0, &err);
         mp_realm_collect(L->rx, NULL, 0);
         if (st == MP_OK) st = mp_port_receive(port, L->rx, MP_PORT_FOREVER, &got, &err);
         uint64_t t1 = bp_now_ns();
@@ -637,15 +650,27 @@ lib_oneway(lib_ctx *L, const bp_buf *buf, bool transfer)
             ok = false;
             break;
         }
-        uint64_t t0 = atomic_load_explicit(&j.t0, memory_order_acquire);
-        if (i >= 0) samples[i] = (double)(t1 - t0);
+        double dt = (double)(t1 - atomic_load_explicit(&j.t0, memory_order_acquire));
+        if (buf && mp_kind_of(got) != MP_ARRAYBUFFER) { /* a floor sample */
+            if (n_floor >= 0 && n_floor < ops) floors[n_floor] = dt;
+            n_floor++;
+            continue;
+        }
+        if (n >= 0 && n < ops) samples[n] = dt;
+        n++;
         if (buf && mp_arraybuffer_byte_length(got) != bytes) {
             bp_emit_error("lib", bench, wl, "received buffer has the wrong size");
             ok = false;
         }
     }
     if (ok) bp_emit_ns("lib", bench, wl, buf ? bytes : 9, samples, ops, 1);
+    if (ok && transfer) {
+        char name[64];
+        snprintf(name, sizeof name, "int@%s", wl);
+        bp_emit_ns("lib", "lib_oneway", name, 9, floors, ops, 1);
+    }
     free(samples);
+    free(floors);
     stop_job(L, w, bench, wl, &j);
 }
 

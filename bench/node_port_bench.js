@@ -99,7 +99,7 @@ const pingK = () => (opt.quick ? 300 : 2000);
 const BUFS = [['W6_4K', 4096, false], ['W6_64K', 65536, true], ['W6_1M', 1 << 20, false], ['W6_8M', 8 << 20, true],
   ['W6_64M', 64 << 20, false]].filter(([, , fullOnly]) => !(opt.quick && fullOnly));
 const onewayOps = (bytes, copy) => (copy && bytes >= (64 << 20) ? (opt.quick ? 1 : 2)
-  : copy && bytes >= (8 << 20) ? (opt.quick ? 2 : 5) : (opt.quick ? 7 : 21));
+  : copy && bytes >= (8 << 20) ? (opt.quick ? 2 : 5) : (opt.quick ? 11 : 51));
 const onewayWarmups = (bytes, copy) => (copy && bytes >= (8 << 20) ? 1 : 2);
 const QUANTILES = [0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999, 1.0];
 
