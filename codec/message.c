@@ -69,7 +69,6 @@ typedef struct block_cache {
         void *p;
         size_t bytes;
     } spare[MPI_SPARE_N]; /* work-stack buffers kept for the next walk (mpi_stk) */
-    size_t spare_bytes;
 } block_cache;
 
 /* The return list, alone on its cache line: the threads that push and the
@@ -533,7 +532,6 @@ spare_take(size_t need, size_t *bytes)
     size_t b = c->spare[i].bytes;
     c->spare[i].p = NULL;
     c->spare[i].bytes = 0;
-    c->spare_bytes -= b;
     if (b < need) {
         void *q = realloc(p, need);
         if (!q) {
@@ -545,6 +543,15 @@ spare_take(size_t need, size_t *bytes)
     }
     *bytes = b;
     return p;
+}
+
+static size_t
+spare_total(const block_cache *c)
+{
+    size_t total = 0;
+    for (int i = 0; i < MPI_SPARE_N; i++)
+        total += c->spare[i].bytes;
+    return total;
 }
 
 /* Keeps a stack buffer for this thread's next walk, in place of a smaller
@@ -560,7 +567,7 @@ spare_put(void *p, size_t bytes)
     int slot = -1;
     for (int i = 0; i < MPI_SPARE_N && slot < 0; i++)
         if (!c->spare[i].p) slot = i;
-    while (slot < 0 || c->spare_bytes + bytes > MPI_SPARE_BYTES) {
+    while (slot < 0 || spare_total(c) + bytes > MPI_SPARE_BYTES) {
         int smallest = -1;
         for (int i = 0; i < MPI_SPARE_N; i++)
             if (c->spare[i].p && (smallest < 0 || c->spare[i].bytes < c->spare[smallest].bytes)) smallest = i;
@@ -569,14 +576,12 @@ spare_put(void *p, size_t bytes)
             return;
         }
         free(c->spare[smallest].p);
-        c->spare_bytes -= c->spare[smallest].bytes;
         c->spare[smallest].p = NULL;
         c->spare[smallest].bytes = 0;
         slot = smallest;
     }
     c->spare[slot].p = p;
     c->spare[slot].bytes = bytes;
-    c->spare_bytes += bytes;
 }
 
 void *
