@@ -324,6 +324,7 @@ queue_pop_locked(mpi_port_core *c)
 {
     mp_message *m = queue_peek_locked(c);
     if (m) {
+        mpi_message_prefetch(m);
         c->cidx++;
         atomic_store_explicit(&c->popped, atomic_load_explicit(&c->popped, memory_order_relaxed) + 1,
                               memory_order_release);
