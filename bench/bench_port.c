@@ -22,7 +22,10 @@
  *       "int@W6_64M" and so on, the floor between the transfers. One op
  *       per sample. lib_oneway "int": numbers only: the wake-up floor.
  *   lib_thread_start_exit  mp_worker_start with workerData {id: 1}, the
- *       worker posts one number, main receives it, mp_worker_join.
+ *       worker checks it, mp_worker_join (the #4 target: against
+ *       pthread_create of an empty function + join).
+ *   lib_thread_start_post_exit  the same, and the worker posts one number
+ *       that main receives before the join (as Node's worker bench does).
  *
  * Run: bench_port [--quick] [--reps N] [--run ID] [--bench a,b] [--lib-only|--c-only]
  *                 [--pin-pair A,B] [--out FILE]
@@ -674,15 +677,29 @@ lib_oneway(lib_ctx *L, const bp_buf *buf, bool transfer)
     stop_job(L, w, bench, wl, &j);
 }
 
+/* The worker's exit code says whether its workerData arrived ({id: 1}). */
 static int
 start_exit_entry(mp_worker_ctx *ctx)
 {
+    mp_value id;
+    return mp_object_get_utf8(ctx->worker_data, "id", &id) == MP_OK && mp_kind_of(id) == MP_NUMBER &&
+                   mp_number_value(id) == 1
+               ? 0
+               : 1;
+}
+
+/* The same, and one number posted to main first (Node's bench does this). */
+static int
+start_post_exit_entry(mp_worker_ctx *ctx)
+{
+    if (start_exit_entry(ctx) != 0) return 1;
     return mp_port_post(ctx->port, mp_number(1), NULL, 0, NULL) == MP_OK ? 0 : 1;
 }
 
 typedef struct start_ctx {
     lib_ctx *L;
     mp_value wd;
+    bool post; /* the worker posts a number, which main receives before the join */
     mp_status fail;
 } start_ctx;
 
@@ -693,14 +710,17 @@ rep_start_exit(void *p, size_t ops)
     uint64_t t0 = bp_now_ns();
     for (size_t i = 0; i < ops; i++) {
         mp_worker *w;
-        mp_status st = mp_worker_start(S->L->pr, NULL, start_exit_entry, NULL, S->wd, NULL, 0, &w, NULL);
+        mp_status st = mp_worker_start(S->L->pr, NULL, S->post ? start_post_exit_entry : start_exit_entry, NULL, S->wd,
+                                       NULL, 0, &w, NULL);
         if (st != MP_OK) {
             S->fail = st;
             break;
         }
-        mp_value v;
-        st = mp_port_receive(mp_worker_port(w), S->L->rx, MP_PORT_FOREVER, &v, NULL);
-        if (st != MP_OK) S->fail = st;
+        if (S->post) {
+            mp_value v;
+            st = mp_port_receive(mp_worker_port(w), S->L->rx, MP_PORT_FOREVER, &v, NULL);
+            if (st != MP_OK) S->fail = st;
+        }
         int code = 0;
         mp_worker_join(w, &code);
         if (code != 0) S->fail = MP_ETHREAD;
@@ -716,15 +736,17 @@ rep_start_exit(void *p, size_t ops)
 }
 
 static void
-lib_start_exit(lib_ctx *L)
+lib_start_exit(lib_ctx *L, bool post)
 {
-    start_ctx S = {.L = L, .fail = MP_OK};
+    const char *bench = post ? "lib_thread_start_post_exit" : "lib_thread_start_exit";
+    if (!bp_wanted(bench)) return;
+    start_ctx S = {.L = L, .post = post, .fail = MP_OK};
     if (mp_object_new(L->pr, &S.wd) != MP_OK || mp_object_set_utf8(S.wd, "id", mp_number(1)) != MP_OK) {
-        bp_emit_error("lib", "lib_thread_start_exit", "-", "workerData");
+        bp_emit_error("lib", bench, "-", "workerData");
         return;
     }
-    bp_measure("lib", "lib_thread_start_exit", "-", 0, rep_start_exit, &S);
-    if (S.fail != MP_OK) bp_emit_error("lib", "lib_thread_start_exit", "-", mp_strerror(S.fail));
+    bp_measure("lib", bench, "-", 0, rep_start_exit, &S);
+    if (S.fail != MP_OK) bp_emit_error("lib", bench, "-", mp_strerror(S.fail));
     mp_realm_collect(L->pr, NULL, 0);
 }
 
@@ -750,7 +772,8 @@ run_lib(void)
         lib_oneway(&L, &bp_bufs[i], false);
         lib_oneway(&L, &bp_bufs[i], true);
     }
-    lib_start_exit(&L);
+    lib_start_exit(&L, false);
+    lib_start_exit(&L, true);
     mp_realm_free(L.src);
     mp_realm_free(L.rx);
     mp_realm_free(L.pr);

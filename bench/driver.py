@@ -55,7 +55,7 @@ PORT_GROUPS = [
     ("oneway", True, [("c", "lib_oneway,lib_buf_oneway_copy,lib_buf_oneway_transfer"),
                       ("node", "node_oneway,node_buf_oneway_copy,node_buf_oneway_transfer"),
                       ("c", "memcpy_fresh,memcpy_fresh_thp")]),
-    ("start", False, [("c", "lib_thread_start_exit"), ("node", "node_worker_start_exit"),
+    ("start", False, [("c", "lib_thread_start_exit,lib_thread_start_post_exit"), ("node", "node_worker_start_exit"),
                       ("c", "thread_create_join")]),
 ]
 

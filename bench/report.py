@@ -120,8 +120,9 @@ def port_tables(figs):
         ("oneway W6_64M transfer", [("lib", "lib_buf_oneway_transfer", "W6_64M"),
                                     ("node", "node_buf_oneway_transfer", "W6_64M")]),
         ("oneway int between W6_64M transfers", [("lib", "lib_oneway", "int@W6_64M")]),
-        ("thread start -> exit", [("lib", "lib_thread_start_exit", "-"), ("node", "node_worker_start_exit", "-"),
-                                  ("c", "thread_create_join", "-")]),
+        ("thread start -> exit", [("lib", "lib_thread_start_exit", "-"), ("c", "thread_create_join", "-")]),
+        ("thread start -> one message -> exit", [("lib", "lib_thread_start_post_exit", "-"),
+                                                 ("node", "node_worker_start_exit", "-")]),
     ]:
         for i, k in enumerate(keys):
             r = figs.get(k)
@@ -204,7 +205,8 @@ def comparisons():
             ("Node transferred", ("node", "node_buf_oneway_transfer", w), None),
             ("msgport wake-up floor, between the transfers", ("lib", "lib_oneway", "int@" + w), None)]))
     rows.append(("thread start -> exit", ("lib", "lib_thread_start_exit", "-"), [
-        ("pthread create+join", ("c", "thread_create_join", "-"), "<= 1.3"),
+        ("pthread create+join", ("c", "thread_create_join", "-"), "<= 1.3")]))
+    rows.append(("start, one message, exit", ("lib", "lib_thread_start_post_exit", "-"), [
         ("Node Worker", ("node", "node_worker_start_exit", "-"), None)]))
     return rows
 
