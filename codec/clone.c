@@ -80,27 +80,21 @@ cfail(cl *c, mp_status code, const char *fmt, ...)
 
 /* ---- leaves --------------------------------------------------------------------------- */
 
-/* An atom of the source (a key shared by many objects) keeps its copy in
- * its header for the rest of the walk, as objects keep their ids (mpi_idtab:
- * cleared with them on every exit): true if this walk owns s's header. */
-static inline bool
-owns_atom_header(const cl *c, const mpi_string *s)
-{
-    return s->h.marked == MPI_MARK_ATOM && c->memo.hdr == s->h.realm;
-}
-
 static mpi_string *clone_string_slow(cl *c, const mpi_string *s)
 #if defined(__GNUC__)
     __attribute__((noinline))
 #endif
     ;
 
-/* Inline: the shared keys of many objects are copied once, then found in
- * their headers. */
+/* Inline: an atom of the source (a key shared by many objects) keeps its
+ * copy as its value in the walk's identity table, in its own header as
+ * objects keep theirs (cleared with them on every exit), so it is copied
+ * once, then found there. */
 static inline mpi_string *
 clone_string(cl *c, const mpi_string *s)
 {
-    if (s->h.gray && owns_atom_header(c, s)) return (mpi_string *)(void *)s->h.gray;
+    uintptr_t copy;
+    if (mpi_idtab_get_header(&c->memo, &s->h, &copy)) return (mpi_string *)copy;
     return clone_string_slow(c, s);
 }
 
@@ -113,14 +107,11 @@ clone_string_slow(cl *c, const mpi_string *s)
     uint32_t n = s->length;
     bool wide = (s->h.flags & MPI_STR_WIDE) != 0;
     if ((s->h.flags & MPI_STR_ASCII) && n <= MPI_ATOM_MAX_LEN) {
-        bool owned = owns_atom_header(c, s);
         mpi_string *a = mpi_string_atom(c->dst, s->u.narrow, n);
         if (MPI_LIKELY(a != NULL)) {
-            mpi_cell **m;
-            if (owned && (m = mpi_stk_push(&c->memo.marked)) != NULL) {
-                *m = (mpi_cell *)&s->h;
-                ((mpi_cell *)&s->h)->gray = &a->h;
-            }
+            /* Out of memory for the mark: no copy kept, nothing else changes. */
+            if (s->h.marked == MPI_MARK_ATOM && mpi_idtab_owns_header(&c->memo, &s->h))
+                (void)mpi_idtab_put(&c->memo, (mpi_cell *)&s->h, (uintptr_t)a);
             return a;
         }
     }

@@ -639,6 +639,16 @@ is_plain_array(const mpi_array *a)
     return !(a->h.flags & MPI_ARRAY_SPARSE) && a->count == a->length && a->props.live == 0;
 }
 
+/* A plain array (is_plain_array) met for the first time, its id given:
+ * its array header, and its frame if it has elements. */
+static void
+open_plain_array(enc *e, mpi_array *a)
+{
+    if (!out_room(e, ENC_HEAD)) return;
+    (void)mpi_pack_array(&e->cur, a->length);
+    if (a->length) push_frame(e, &a->h, EF_ARRAY);
+}
+
 /* A plain object met for the first time: its id, and its map header at p
  * (ENC_HEAD bytes of room). The cursor after it, or NULL if it could not
  * have an id (the failure recorded). Its properties are read next. */
@@ -681,9 +691,7 @@ write_unseen(enc *e, mpi_cell *c)
             pack_ext(e, MPI_EXT_ARRAY, p, 13);
             if (a->count || a->props.live) push_frame(e, c, EF_ARRAY_SPARSE);
         } else if (is_plain_array(a)) {
-            if (!out_room(e, ENC_HEAD)) return;
-            (void)mpi_pack_array(&e->cur, a->length);
-            if (a->length) push_frame(e, c, EF_ARRAY);
+            open_plain_array(e, a);
         } else {
             uint8_t p[9];
             p[0] = MPI_ARRAY_FORM_DENSE;
@@ -869,9 +877,7 @@ write_child(enc *e, mp_value v)
         mpi_array *a = v.u_.cell_;
         uintptr_t seen;
         if (is_plain_array(a) && !mpi_idtab_get(&e->ids, &a->h, &seen)) {
-            if (!out_room(e, ENC_HEAD) || !new_id(e, &a->h)) return;
-            (void)mpi_pack_array(&e->cur, a->length);
-            if (a->length) push_frame(e, &a->h, EF_ARRAY);
+            if (new_id(e, &a->h)) open_plain_array(e, a);
             return;
         }
     }

@@ -633,7 +633,7 @@ mpi_props_add(mp_realm *r, mpi_props *p, mpi_string *key, mp_value value, bool *
      * decoder pre-sizes them), and a key that is not an array index (its
      * first unit is not a digit): the key goes last, after a scan. */
     if (!p->hash && p->used < p->cap && p->used < MPI_PROPS_ADD_SCAN_MAX && p->used == p->live && key->length != 0) {
-        uint16_t c0 = (key->h.flags & MPI_STR_WIDE) ? key->u.wide[0] : key->u.narrow[0];
+        uint16_t c0 = mpi_string_unit(key, 0);
         if (c0 < '0' || c0 > '9') {
             for (uint32_t i = 0; i < p->used; i++) {
                 if (mpi_key_equal(p->slots[i].key, key)) {

@@ -458,6 +458,17 @@ mpi_atom_slot mpi_atoms_empty[1]; /* never written: a lookup's first probe finds
 #define ATOM_BLOCK (MPI_ARENA_MAX_BLOCK ? (size_t)4096 : (size_t)0)
 #define ATOM_TABLE_FIRST 64u
 
+/* Puts e in the first free slot from its hash (the table has one: its
+ * load is at most a half). */
+static void
+atom_slot_put(mpi_atom_slot *slots, uint32_t mask, mpi_atom_slot e)
+{
+    uint32_t i = mpi_short_hash(e.a, e.b, e.len) & mask;
+    while (slots[i].s)
+        i = (i + 1) & mask;
+    slots[i] = e;
+}
+
 static bool
 atoms_grow(mp_realm *r)
 {
@@ -467,14 +478,8 @@ atoms_grow(mp_realm *r)
     if (!slots) return false;
     memset(slots, 0, cap * sizeof *slots);
     if (t->slots != mpi_atoms_empty) {
-        for (uint32_t i = 0; i <= t->mask; i++) {
-            const mpi_atom_slot *e = &t->slots[i];
-            if (!e->s) continue;
-            uint32_t j = mpi_short_hash(e->a, e->b, e->len) & (cap - 1);
-            while (slots[j].s)
-                j = (j + 1) & (cap - 1);
-            slots[j] = *e;
-        }
+        for (uint32_t i = 0; i <= t->mask; i++)
+            if (t->slots[i].s) atom_slot_put(slots, cap - 1, t->slots[i]);
         mpi_free(&r->alc, t->slots);
         r->reserved -= (t->mask + 1) * sizeof *slots;
     }
@@ -515,10 +520,7 @@ mpi_string_atom_add(mp_realm *r, const uint8_t *bytes, uint32_t n, uint64_t a, u
     s->length = n;
     memcpy(s->u.narrow, bytes, n);
     s->u.narrow[n] = 0;
-    uint32_t i = mpi_short_hash(a, b, n) & t->mask;
-    while (t->slots[i].s)
-        i = (i + 1) & t->mask;
-    t->slots[i] = (mpi_atom_slot){s, a, b, n};
+    atom_slot_put(t->slots, t->mask, (mpi_atom_slot){s, a, b, n});
     t->count++;
     return s;
 }
