@@ -110,6 +110,12 @@ struct mp_realm {
     size_t cell_count;
     size_t bytes;      /* bytes in use by values (cells and their vectors) */
     size_t reserved;   /* bytes held from alc: arena chunks and large blocks */
+    /* Every large block (not in a chunk), so that a collection that frees
+     * every cell frees them without visiting a cell. */
+    struct mpi_large *large;
+    /* Cells that own something outside the realm (mpi_kind_owns_outside):
+     * while there are none, that collection visits no cell at all. */
+    size_t outside_owners;
     mpi_chunk *chunk;  /* the chunk small blocks are bumped from, or NULL */
     mpi_chunk *chunks; /* every chunk, doubly linked */
     /* Codec-owned state (the host type registry, codec/). mp_realm_new sets
@@ -171,8 +177,9 @@ void *mpi_realm_alloc_slow(mp_realm *r, size_t n);
 void mpi_realm_dealloc_slow(mp_realm *r, void *p, size_t n);
 
 /* Small blocks are bumped from chunks, each block preceded by a pointer to
- * its chunk (NULL for a large block). Under AddressSanitizer every block is
- * a large block, so ASan sees each one on its own. */
+ * its chunk (NULL for a large block, which an mpi_large header precedes).
+ * Under AddressSanitizer every block is a large block, so ASan sees each
+ * one on its own. */
 #if defined(__SANITIZE_ADDRESS__)
 #define MPI_ARENA_MAX_BLOCK 0
 #elif defined(__has_feature)
@@ -184,6 +191,14 @@ void mpi_realm_dealloc_slow(mp_realm *r, void *p, size_t n);
 #define MPI_ARENA_MAX_BLOCK 1024
 #endif
 #define MPI_BLOCK_PREFIX sizeof(mpi_chunk *)
+
+/* A large block's header: the realm's list of them, and the size taken
+ * from the allocator (header included). */
+struct mpi_large {
+    struct mpi_large *prev;
+    struct mpi_large *next;
+    size_t size;
+};
 
 struct mpi_chunk {
     mpi_chunk *prev;
@@ -240,6 +255,14 @@ mpi_block_is_large(const void *p)
     return c == NULL;
 }
 
+/* Kinds whose cells hold a reference outside the realm (a store, a port
+ * core), released when the cell is freed. */
+static inline bool
+mpi_kind_owns_outside(mp_kind kind)
+{
+    return kind == MP_ARRAYBUFFER || kind == MP_SHAREDARRAYBUFFER || kind == MP_PORT;
+}
+
 /* A cell of `size` bytes with its header filled and linked into the realm;
  * bytes [sizeof(mpi_cell), zeroed) are zeroed (the header is always
  * written). Inline so that constant sizes make the clearing a few stores. */
@@ -258,6 +281,7 @@ mpi_cell_new_partial(mp_realm *r, mp_kind kind, size_t size, size_t zeroed)
     c->aux = 0;
     r->cells = c;
     r->cell_count++;
+    if (mpi_kind_owns_outside(kind)) r->outside_owners++;
     return c;
 }
 /* The rest is zeroed. */

@@ -592,6 +592,53 @@ test_collect_everything(void)
     CU_ASSERT_EQUAL(atomic_load(&a.live_bytes), 0);
 }
 
+/* The same with only small cells left when nothing is reachable (the
+ * collection then drops the chunks without visiting a cell): a store or a
+ * large block made before, released by an earlier collection, or made
+ * after, must not be missed. */
+static void
+test_collect_everything_small(void)
+{
+    mpt_alloc a;
+    mpt_alloc_init(&a);
+    mp_realm *r;
+    CU_ASSERT_EQUAL_FATAL(mp_realm_new(&a.alc, &r), MP_OK);
+    mp_value warm;
+    CU_ASSERT_EQUAL_FATAL(mp_object_new(r, &warm), MP_OK);
+    CU_ASSERT_EQUAL_FATAL(mp_object_set_utf8(warm, "k", mp_null()), MP_OK); /* the atom stays */
+    mp_realm_collect(r, NULL, 0);
+    long long empty = atomic_load(&a.live_bytes);
+    for (int round = 0; round < 3; round++) {
+        mp_value buf, arr, obj, s;
+        CU_ASSERT_EQUAL_FATAL(mp_arraybuffer_new(r, 100000, &buf), MP_OK);
+        CU_ASSERT_EQUAL_FATAL(mp_array_new(r, 0, &arr), MP_OK);
+        for (int i = 0; i < 5000; i++)
+            CU_ASSERT_EQUAL_FATAL(mp_array_push(arr, mp_number(i)), MP_OK);
+        CU_ASSERT_EQUAL_FATAL(mp_object_new(r, &obj), MP_OK);
+        CU_ASSERT_EQUAL_FATAL(mp_string_from_utf8(r, "a value", 7, &s), MP_OK);
+        CU_ASSERT_EQUAL_FATAL(mp_object_set_utf8(obj, "k", s), MP_OK);
+        /* the store and the large block go in a collection that keeps obj */
+        mp_realm_collect(r, &obj, 1);
+        CU_ASSERT_EQUAL(mp_realm_get_stats(r).values, 2);
+        CU_ASSERT(atomic_load(&a.live_bytes) - empty <= 64 * 1024);
+        /* only small cells are left: they go at once */
+        mp_realm_collect(r, NULL, 0);
+        CU_ASSERT_EQUAL(mp_realm_get_stats(r).values, 0);
+        CU_ASSERT_EQUAL(mp_realm_get_stats(r).bytes, 0);
+        /* a store made after that is still released with everything else */
+        CU_ASSERT_EQUAL_FATAL(mp_arraybuffer_new(r, 100000, &buf), MP_OK);
+        CU_ASSERT_EQUAL_FATAL(mp_object_new(r, &obj), MP_OK);
+        CU_ASSERT_EQUAL_FATAL(mp_object_set_utf8(obj, "k", buf), MP_OK);
+        CU_ASSERT(atomic_load(&a.live_bytes) - empty > 100000);
+        mp_realm_collect(r, NULL, 0);
+        CU_ASSERT_EQUAL(mp_realm_get_stats(r).values, 0);
+        CU_ASSERT_EQUAL(mp_realm_get_stats(r).bytes, 0);
+        CU_ASSERT(atomic_load(&a.live_bytes) - empty <= 64 * 1024);
+    }
+    mp_realm_free(r);
+    CU_ASSERT_EQUAL(atomic_load(&a.live_bytes), 0);
+}
+
 /* Stats of r with the allocator a: values, bytes, and reserved checked
  * against what the allocator sees (base: the realm struct). */
 static mp_realm_stats
@@ -678,6 +725,7 @@ main(void)
         {"identity marks cleared after every walk", test_marks_cleared},
         {"a walk from a host hook inside a walk", test_marks_nested_walks},
         {"collect with nothing reachable", test_collect_everything},
+        {"collect with only small cells left", test_collect_everything_small},
         {"the realm's atoms", test_atoms},
         {NULL, NULL},
     };

@@ -120,6 +120,7 @@ cell_free(mp_realm *r, mpi_cell *c, bool all)
         break;
     }
     r->cell_count--;
+    if (mpi_kind_owns_outside((mp_kind)c->kind)) r->outside_owners--;
     drop_block(r, c, size, all);
 }
 
@@ -243,13 +244,20 @@ mp_realm_collect(mp_realm *realm, const mp_value *roots, size_t n)
         mpi_cell_children(c, gray_child, &m);
     }
     if (m.marked == 0) {
-        /* Nothing survives (a realm emptied between messages): free what
-         * lives outside the chunks cell by cell, then the chunks at once. */
-        mpi_cell *c = realm->cells;
-        while (c) {
-            mpi_cell *next = c->next;
-            cell_free(realm, c, true);
-            c = next;
+        /* Nothing survives (a realm emptied between messages): the chunks
+         * and large blocks go at once. Cells are visited only if one owns
+         * something outside the realm: otherwise dropping a decoded
+         * message does not read every cell of it again. */
+        if (realm->outside_owners == 0) {
+            realm->cell_count = 0;
+            mpi_realm_free_large(realm);
+        } else {
+            mpi_cell *c = realm->cells;
+            while (c) {
+                mpi_cell *next = c->next;
+                cell_free(realm, c, true);
+                c = next;
+            }
         }
         realm->cells = NULL;
         mpi_realm_reset_arena(realm);

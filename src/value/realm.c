@@ -15,6 +15,8 @@ mp_realm_new(const mp_allocator *alc, mp_realm **out)
     r->cell_count = 0;
     r->bytes = 0;
     r->reserved = 0;
+    r->large = NULL;
+    r->outside_owners = 0;
     r->chunk = NULL;
     r->chunks = NULL;
     r->codec_state = NULL;
@@ -129,6 +131,47 @@ chunk_free(mp_realm *r, mpi_chunk *c)
     mpi_free(&r->alc, c);
 }
 
+/* A large block of b bytes (chunk prefix included) behind its header,
+ * linked into r->large; returns where the prefix goes. */
+static uint8_t *
+large_new(mp_realm *r, size_t b)
+{
+    struct mpi_large *h = mpi_malloc(&r->alc, sizeof *h + b);
+    if (!h) return NULL;
+    h->prev = NULL;
+    h->next = r->large;
+    if (r->large) r->large->prev = h;
+    r->large = h;
+    h->size = sizeof *h + b;
+    r->reserved += h->size;
+    return (uint8_t *)(h + 1);
+}
+
+static inline struct mpi_large *
+large_of(uint8_t *base)
+{
+    return (struct mpi_large *)base - 1;
+}
+
+static void
+large_free(mp_realm *r, struct mpi_large *h)
+{
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        r->large = h->next;
+    if (h->next) h->next->prev = h->prev;
+    r->reserved -= h->size;
+    mpi_free(&r->alc, h);
+}
+
+void
+mpi_realm_free_large(mp_realm *r)
+{
+    while (r->large)
+        large_free(r, r->large);
+}
+
 void *
 mpi_realm_alloc_slow(mp_realm *r, size_t n)
 {
@@ -146,9 +189,8 @@ mpi_realm_alloc_slow(mp_realm *r, size_t n)
         c->bump += b;
         c->live += b;
     } else {
-        p = mpi_malloc(&r->alc, b);
+        p = large_new(r, b);
         if (!p) return NULL;
-        r->reserved += b;
     }
     memcpy(p, &c, sizeof c);
     r->bytes += n;
@@ -172,8 +214,7 @@ mpi_realm_dealloc_slow(mp_realm *r, void *p, size_t n)
     size_t b = block_size(n);
     r->bytes -= n;
     if (!c) {
-        r->reserved -= b;
-        mpi_free(&r->alc, base);
+        large_free(r, large_of(base));
         return;
     }
     c->live -= b;
@@ -221,11 +262,20 @@ mpi_realm_realloc(mp_realm *r, void *p, size_t old_n, size_t n)
         return p;
     }
     if (!c && nb > MPI_ARENA_MAX_BLOCK) {
-        uint8_t *q = mpi_realloc(&r->alc, base, ob, nb);
-        if (!q) return NULL;
-        r->reserved = r->reserved - ob + nb;
+        struct mpi_large *h = large_of(base);
+        size_t size = h->size;
+        h = mpi_realloc(&r->alc, h, size, sizeof *h + nb);
+        if (!h) return NULL;
+        /* the block may have moved: its neighbours point at it again */
+        if (h->prev)
+            h->prev->next = h;
+        else
+            r->large = h;
+        if (h->next) h->next->prev = h;
+        h->size = sizeof *h + nb;
+        r->reserved = r->reserved - size + h->size;
         r->bytes = r->bytes - old_n + n;
-        return q + MPI_BLOCK_PREFIX;
+        return (uint8_t *)(h + 1) + MPI_BLOCK_PREFIX;
     }
     void *q = mpi_realm_alloc(r, n);
     if (!q) return NULL;

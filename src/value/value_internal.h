@@ -48,10 +48,14 @@ size_t mpi_cell_size(const mpi_cell *c);
 /* Frees a cell and everything it owns, without unlinking it. */
 void mpi_cell_destroy(mp_realm *r, mpi_cell *c);
 
-/* After every cell of r was freed with mpi_cell_release (which freed only
- * the large blocks): gives back every chunk but the current one, which is
- * emptied, and sets the byte count to 0. */
+/* After every cell of r was dropped (freed by cell_free in gc.c with
+ * `all`, which frees only large blocks, or not visited at all): gives back
+ * every chunk but the current one, which is emptied, and sets the byte
+ * count to 0. */
 void mpi_realm_reset_arena(mp_realm *r);
+/* Frees every large block of r, whatever cell it belongs to: for a
+ * collection that drops every cell without visiting them. */
+void mpi_realm_free_large(mp_realm *r);
 /* Frees the realm's atom table and atoms (mp_realm_free). */
 void mpi_atoms_free(mp_realm *r);
 
