@@ -88,11 +88,12 @@ chunk_data(mpi_chunk *c)
     return (uint8_t *)(c + 1);
 }
 
-/* Prefix + payload, rounded to 8; 0 if n is absurd. */
+/* Prefix + payload, rounded to 8; 0 if n is absurd (so that a large
+ * block's header can be added to it without overflow too). */
 static inline size_t
 block_size(size_t n)
 {
-    if (n > SIZE_MAX - 2 * MPI_BLOCK_PREFIX) return 0;
+    if (n > SIZE_MAX - 2 * MPI_BLOCK_PREFIX - sizeof(struct mpi_large)) return 0;
     return (n + MPI_BLOCK_PREFIX + 7) & ~(size_t)7;
 }
 
