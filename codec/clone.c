@@ -537,7 +537,10 @@ step(cl *c)
     switch (f->kind) {
     case CF_OBJECT: {
         /* Primitive values are copied in this one step; the first object
-         * value (which may push a frame) ends it. */
+         * value (which may push a frame) ends it. Values are cloned
+         * straight into their slots: one built in a local is stored in two
+         * halves and read back in one 16-byte load, which the CPU cannot
+         * forward from those stores (a stall per value). */
         mpi_props *sp = &((mpi_object *)f->src)->props;
         mpi_props *dp = &((mpi_object *)f->dst)->props;
         while (f->pos < sp->used) {
@@ -546,12 +549,9 @@ step(cl *c)
             f->last = i;
             mp_value sv = sp->slots[i].value;
             if (sv.kind_ >= MP_OBJECT && sv.kind_ < MP_KIND_COUNT_) {
-                if (!clone_ref(c, sv, &v)) return false;
-                dp->slots[i].value = v;
-                return true;
+                return clone_ref(c, sv, &dp->slots[i].value);
             }
-            if (!clone_primitive(c, sv, &v)) return false;
-            dp->slots[i].value = v;
+            if (!clone_primitive(c, sv, &dp->slots[i].value)) return false;
         }
         break;
     }
@@ -564,11 +564,9 @@ step(cl *c)
                 uint32_t i = f->last = f->pos++;
                 f->last_phase = 0;
                 if (f->kind == CF_ARRAY_SPARSE) {
-                    if (!clone_value(c, sa->sparse[i].value, &v)) return false;
-                    da->sparse[i].value = v;
+                    if (!clone_value(c, sa->sparse[i].value, &da->sparse[i].value)) return false;
                 } else {
-                    if (!clone_value(c, sa->elems[i], &v)) return false;
-                    da->elems[i] = v;
+                    if (!clone_value(c, sa->elems[i], &da->elems[i])) return false;
                     da->length = i + 1;
                 }
                 return true;
@@ -582,8 +580,7 @@ step(cl *c)
         if (f->pos >= sp->used) break;
         uint32_t i = f->last = f->pos++;
         f->last_phase = 1;
-        if (!clone_value(c, sp->slots[i].value, &v)) return false;
-        da->props.slots[i].value = v;
+        if (!clone_value(c, sp->slots[i].value, &da->props.slots[i].value)) return false;
         return true;
     }
     case CF_MAP:

@@ -598,8 +598,9 @@ have_token:;
             if (!a->elems) return NOMEM(d, t.at), false;
             a->cap = t.n;
         }
-        *out = mpi_value_cell(MP_ARRAY, a);
-        if (!add_id(d, *out, t.at)) return false;
+        mp_value v = mpi_value_cell(MP_ARRAY, a);
+        *out = v;
+        if (!add_id(d, v, t.at)) return false;
         return t.n == 0 || push_frame(d, &a->h, DF_ARRAY, t.n, 0, t.at);
     }
     case MPI_TOK_MAP: {
@@ -612,8 +613,9 @@ have_token:;
             if (!o->props.slots) return NOMEM(d, t.at), false;
             o->props.cap = t.n;
         }
-        *out = mpi_value_cell(MP_OBJECT, o);
-        if (!add_id(d, *out, t.at)) return false;
+        mp_value v = mpi_value_cell(MP_OBJECT, o);
+        *out = v;
+        if (!add_id(d, v, t.at)) return false;
         if (t.n == 0) return true;
         if (!push_frame(d, &o->h, DF_OBJECT, t.n, 0, t.at)) return false;
         if (d->shapes->n[t.n % SHAPES] == t.n) {
@@ -1007,9 +1009,12 @@ step(dec *d)
         mpi_array *a = (mpi_array *)f->cell;
         while (f->i < f->n) {
             f->i++;
-            mp_value v;
-            if (!read_value(d, &v, false)) return false;
-            a->elems[a->length++] = v;
+            /* Read straight into the slot: a value built in a local is
+             * stored in two halves and copied back in one 16-byte load,
+             * which cannot be forwarded from those stores (a stall per
+             * element). */
+            if (!read_value(d, &a->elems[a->length], false)) return false;
+            a->length++;
             a->count++;
             if (d->stack.len != fi + 1) return true;
         }
@@ -1022,10 +1027,8 @@ step(dec *d)
             f->i++;
             if (f->i == f->n) f->phase = 1, f->i = 0;
             if (f->kind == DF_ARRAY_DENSE) {
-                mp_value v;
-                if (!read_value(d, &v, true)) return false;
-                a->elems[a->length++] = v;
-                if (!mpi_is_hole(v)) a->count++;
+                if (!read_value(d, &a->elems[a->length], true)) return false;
+                if (!mpi_is_hole(a->elems[a->length++])) a->count++;
                 return true;
             }
             mpi_tok t;
@@ -1064,12 +1067,11 @@ step(dec *d)
                 }
                 if (matched) {
                     d->p = p + 1 + len;
-                    mp_value v;
-                    if (!read_value(d, &v, false)) return false;
-                    /* Keys 0..i-1 came from the shape too: slot i is next. */
+                    /* Keys 0..i-1 came from the shape too: slot i is next
+                     * (read into it directly, as for array elements). */
                     mpi_prop *slot = &o->props.slots[i];
+                    if (!read_value(d, &slot->value, false)) return false;
                     slot->key = k->key;
-                    slot->value = v;
                     o->props.used = o->props.live = i + 1;
                 } else {
                     f->shape = 0;
