@@ -60,6 +60,8 @@ typedef struct mpi_host_payload {
 } mpi_host_payload;
 
 struct mp_message {
+    /* mpi_message_new sets each field by name (no memset): a new field
+     * needs its line there. */
     mp_allocator alc;
     uint8_t *bytes;
     size_t len;
