@@ -656,9 +656,12 @@ mp_clone(mp_value v, mp_realm *target, const mp_value *transfer, size_t n_transf
     if (!target || !out) return mpi_fail(err, MP_EINVAL, MP_NO_OFFSET, NULL, "target or out is NULL");
     cl cs;
     cl *c = &cs;
-    memset(c, 0, offsetof(cl, stack_inline));
+    /* Field by field, not a memset of the header (a `rep stos` that the
+     * walk's first loads wait for). */
     const mp_allocator *alc = &target->alc;
     c->dst = target;
+    c->adopt = NULL;
+    c->fail = MP_OK;
     mpi_cell *mark = target->cells;
     c->err = err;
     mpi_cell *root = mpi_cell_of(v);
