@@ -61,6 +61,12 @@ enum {
 
 #define MPI_HUGE_THRESHOLD ((size_t)2 << 20)
 
+/* Advises the kernel to back the whole 2 MiB pages inside [p, p + n) with
+ * huge pages (transparent huge pages in "madvise" mode): a large buffer
+ * written once then takes a fault per 2 MiB instead of per 4 KiB. Advice
+ * only: a failure (no THP, memory not from mmap) changes nothing. */
+void mpi_advise_huge(void *p, size_t n);
+
 typedef struct mpi_waiter_table mpi_waiter_table;
 
 /* A backing store: outlives realms, may cross threads. */

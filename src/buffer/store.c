@@ -47,11 +47,21 @@ store_reserve(mpi_store *s, size_t cap)
     p = (p + MPI_HUGE_THRESHOLD - 1) & ~(uintptr_t)(MPI_HUGE_THRESHOLD - 1);
     s->data = (uint8_t *)p;
     s->flags |= MPI_STORE_HUGE;
-#ifdef MADV_HUGEPAGE
-    /* Advice only: failure (no THP, or memory not from mmap) is harmless. */
-    (void)madvise(s->data, cap, MADV_HUGEPAGE);
-#endif
+    mpi_advise_huge(s->data, cap);
     return MP_OK;
+}
+
+void
+mpi_advise_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+    uintptr_t lo = ((uintptr_t)p + MPI_HUGE_THRESHOLD - 1) & ~(uintptr_t)(MPI_HUGE_THRESHOLD - 1);
+    uintptr_t hi = ((uintptr_t)p + n) & ~(uintptr_t)(MPI_HUGE_THRESHOLD - 1);
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)n;
+#endif
 }
 
 mp_status
