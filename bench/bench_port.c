@@ -27,8 +27,13 @@
  *   lib_thread_start_post_exit  the same, and the worker posts one number
  *       that main receives before the join (as Node's worker bench does).
  *
- * Run: bench_port [--quick] [--reps N] [--run ID] [--bench a,b] [--lib-only|--c-only]
- *                 [--pin-pair A,B] [--out FILE]
+ * Run: bench_port [--quick] [--reps N] [--run ID] [--bench a,b] [--workloads a,b]
+ *                 [--lib-only|--c-only] [--pin-pair A,B] [--out FILE]
+ * --workloads: lib_port_pingpong's figures to take (int, W1, int_spin,
+ * W1_spin; default all). bench/driver.py takes each in a process of its
+ * own: a second sleeping ping-pong in one process reads 6-8 us slower
+ * than the first (the C condvar baseline run twice in one process: 31-33,
+ * then 35-40 us), and the baselines each run first in theirs.
  * --pin-pair: the main thread on CPU A, the other thread of each bench (the
  * worker, echo or producer) on CPU B; bench/driver.py uses it for the
  * latency benches (ping-pong, one-way) so every wake-up crosses CPUs. */
@@ -63,12 +68,13 @@ bp_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-bool
-bp_wanted(const char *name)
+/* Is name one of the comma-separated names of list (NULL: all)? */
+static bool
+in_list(const char *list, const char *name)
 {
-    if (!bp_opt.bench_filter) return true;
+    if (!list) return true;
     size_t n = strlen(name);
-    const char *p = bp_opt.bench_filter;
+    const char *p = list;
     while (*p) {
         const char *e = strchr(p, ',');
         size_t l = e ? (size_t)(e - p) : strlen(p);
@@ -77,6 +83,18 @@ bp_wanted(const char *name)
         p = e + 1;
     }
     return false;
+}
+
+bool
+bp_wanted(const char *name)
+{
+    return in_list(bp_opt.bench_filter, name);
+}
+
+bool
+bp_wanted_workload(const char *wl)
+{
+    return in_list(bp_opt.wl_filter, wl);
 }
 
 void
@@ -560,7 +578,7 @@ lib_pingpong(lib_ctx *L, wl_id id, bool spinning)
     const char *bench = "lib_port_pingpong";
     char wl[32];
     snprintf(wl, sizeof wl, "%s%s", wl_name(id), spinning ? "_spin" : "");
-    if (!bp_wanted(bench)) return;
+    if (!bp_wanted(bench) || !bp_wanted_workload(wl)) return;
     unsigned spin = spinning ? 200000 : 0;
     job j = {.mode = JOB_ECHO, .wl = id, .spin = spin};
     mp_worker *w;
@@ -812,6 +830,9 @@ main(int argc, char **argv)
         } else if (strcmp(a, "--bench") == 0 && val) {
             bp_opt.bench_filter = val;
             i++;
+        } else if (strcmp(a, "--workloads") == 0 && val) {
+            bp_opt.wl_filter = val;
+            i++;
         } else if (strcmp(a, "--out") == 0 && val) {
             bp_opt.out = fopen(val, "a");
             if (!bp_opt.out) {
@@ -820,8 +841,8 @@ main(int argc, char **argv)
             }
             i++;
         } else {
-            fprintf(stderr, "usage: bench_port [--quick] [--reps N] [--run ID] [--bench a,b] [--lib-only|--c-only] "
-                            "[--pin-pair A,B] [--out FILE]\n");
+            fprintf(stderr, "usage: bench_port [--quick] [--reps N] [--run ID] [--bench a,b] [--workloads a,b] "
+                            "[--lib-only|--c-only] [--pin-pair A,B] [--out FILE]\n");
             return strcmp(a, "--help") == 0 ? 0 : 2;
         }
     }

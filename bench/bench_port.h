@@ -17,6 +17,7 @@ typedef struct bp_opts {
     double target_ns; /* calibrated benches: one repetition lasts this long */
     char run[64];
     const char *bench_filter; /* comma-separated, NULL = all */
+    const char *wl_filter;    /* --workloads: comma-separated, NULL = all (lib_port_pingpong) */
     bool lib, c;              /* which suites */
     int pin_main, pin_other;  /* --pin-pair A,B: CPUs of the main and the other thread; -1 = not pinned */
     FILE *out;
@@ -27,6 +28,8 @@ extern volatile uint64_t bp_sink;
 
 uint64_t bp_now_ns(void);
 bool bp_wanted(const char *bench);
+/* True if the workload name (e.g. "W1_spin") passes --workloads. */
+bool bp_wanted_workload(const char *wl);
 /* The second thread of a bench (worker, echo, producer) calls this first:
  * pins it to --pin-pair's second CPU (nothing when not pinned). */
 void bp_pin_other(void);

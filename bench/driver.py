@@ -25,6 +25,11 @@ alternating, so a change in machine load hits both sides.
   machine, rather than sometimes landing on the waker's CPU: unpinned, the
   sleeping round trips mixed both cases and drifted by 2-5x from run to run.
   Node's threads cannot be pinned from JavaScript and run unpinned.
+  msgport's ping-pong figures (int, W1, int_spin, W1_spin) each run in a
+  process of their own, as every baseline does: the second sleeping
+  ping-pong in one process reads 6-8 us slower than the first (seen with the
+  C condvar baseline run twice in one process), so taking W1 second, after
+  int, put it at a disadvantage its baselines did not have.
 
 The figures are merged over the rounds: ns_per_op lines get every round's
 sample (median, min, max over them); rtt_ns lines take each round's median
@@ -46,12 +51,16 @@ CODEC_WORKLOADS = ["W1", "W2", "W3a", "W3b", "W4", "W4flat", "W5", "W5s", "W6_1M
 # W3a (1M doubles) and W5s only in full runs
 QUICK_WORKLOADS = ["W1", "W2", "W3b", "W4", "W4flat", "W5", "W6_1M", "W6_64M"]
 
-# (group, [(runner, bench filter)]): msgport first, then its baselines.
+# (group, [(runner, bench filter[, workload filter])]): msgport first, then
+# its baselines; each entry is one process per round.
 PORT_GROUPS = [
     ("tput", False, [("c", "lib_port_tput"), ("node", "node_port_tput"), ("c", "zmq_tput_w1"),
                      ("c", "tput_condvar_w1"), ("c", "tput_spsc_w1")]),
-    ("pingpong", True, [("c", "lib_port_pingpong"), ("c", "pingpong_condvar_w1"), ("node", "node_port_pingpong"),
-                        ("c", "pingpong_futex"), ("c", "pingpong_spin"), ("c", "zmq_pingpong_w1")]),
+    ("pingpong", True, [("c", "lib_port_pingpong", "W1"), ("c", "pingpong_condvar_w1"),
+                        ("c", "lib_port_pingpong", "int"), ("node", "node_port_pingpong"),
+                        ("c", "pingpong_futex"), ("c", "lib_port_pingpong", "W1_spin"),
+                        ("c", "lib_port_pingpong", "int_spin"), ("c", "pingpong_spin"),
+                        ("c", "zmq_pingpong_w1")]),
     ("oneway", True, [("c", "lib_oneway,lib_buf_oneway_copy,lib_buf_oneway_transfer"),
                       ("node", "node_oneway,node_buf_oneway_copy,node_buf_oneway_transfer"),
                       ("c", "memcpy_fresh,memcpy_fresh_thp")]),
@@ -176,16 +185,18 @@ def run_ports(args, raw, errlog):
     for r in range(args.rounds):
         t0 = time.time()
         for group, latency, entries in PORT_GROUPS:
-            for runner, benches in (entries if r % 2 == 0 else entries[::-1]):
+            for entry in (entries if r % 2 == 0 else entries[::-1]):
+                runner, benches = entry[0], entry[1]
                 if runner == "c":
                     argv = [args.port_bin, "--reps", "1", "--bench", benches, "--run", args.run] + quick + \
-                           (pin if latency else [])
+                           (pin if latency else []) + (["--workloads", entry[2]] if len(entry) > 2 else [])
                 else:
                     argv = ["node", os.path.join(HERE, "node_port_bench.js"), "--reps", "1", "--bench", benches,
                             "--run", args.run] + quick
                 t1 = time.time()
                 p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=errlog, text=True)
-                errlog.write("[driver] round %d, %s: %.2f s\n" % (r + 1, benches, time.time() - t1))
+                errlog.write("[driver] round %d, %s%s: %.2f s\n" % (r + 1, benches, " " + entry[2] if len(entry) > 2 else "",
+                                                                   time.time() - t1))
                 errlog.flush()
                 if p.returncode != 0:
                     log("  %s exited with %d" % (" ".join(argv), p.returncode))
