@@ -29,6 +29,7 @@ typedef struct hostxfer {
     void *payload;
 } hostxfer;
 
+/* mp_clone sets each field (no memset): a new field needs its line there. */
 typedef struct cl {
     mp_realm *src, *dst;
     mpi_idtab memo;

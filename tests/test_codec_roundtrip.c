@@ -782,9 +782,9 @@ test_message_from_bytes(void)
 }
 
 /* Messages past the huge-page threshold (2 MiB): a copied 6 MiB buffer
- * and a 3 MiB one beside it (the message grows to 16 MiB, then gives
- * back what it does not use), through bytes and through
- * mp_message_from_bytes; every byte arrives, the source stays attached. */
+ * and a 3 MiB one beside it (the message's bytes grow to 16 MiB, advised
+ * for huge pages), through bytes and through mp_message_from_bytes;
+ * every byte arrives, the source stays attached. */
 static void
 test_large_buffers(void)
 {
