@@ -51,8 +51,8 @@ CODEC_WORKLOADS = ["W1", "W2", "W3a", "W3b", "W4", "W4flat", "W5", "W5s", "W6_1M
 # W3a (1M doubles) and W5s only in full runs
 QUICK_WORKLOADS = ["W1", "W2", "W3b", "W4", "W4flat", "W5", "W6_1M", "W6_64M"]
 
-# (group, [(runner, bench filter[, workload filter])]): msgport first, then
-# its baselines; each entry is one process per round.
+# (group, [(runner, bench filter[, workload filter])]): msgport's figures
+# and their baselines; each entry is one process per round.
 PORT_GROUPS = [
     ("tput", False, [("c", "lib_port_tput"), ("node", "node_port_tput"), ("c", "zmq_tput_w1"),
                      ("c", "tput_condvar_w1"), ("c", "tput_spsc_w1")]),
@@ -186,16 +186,16 @@ def run_ports(args, raw, errlog):
         t0 = time.time()
         for group, latency, entries in PORT_GROUPS:
             for entry in (entries if r % 2 == 0 else entries[::-1]):
-                runner, benches = entry[0], entry[1]
+                runner, benches, wl = (entry + (None,))[:3]
                 if runner == "c":
                     argv = [args.port_bin, "--reps", "1", "--bench", benches, "--run", args.run] + quick + \
-                           (pin if latency else []) + (["--workloads", entry[2]] if len(entry) > 2 else [])
+                           (pin if latency else []) + (["--workloads", wl] if wl else [])
                 else:
                     argv = ["node", os.path.join(HERE, "node_port_bench.js"), "--reps", "1", "--bench", benches,
                             "--run", args.run] + quick
                 t1 = time.time()
                 p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=errlog, text=True)
-                errlog.write("[driver] round %d, %s%s: %.2f s\n" % (r + 1, benches, " " + entry[2] if len(entry) > 2 else "",
+                errlog.write("[driver] round %d, %s%s: %.2f s\n" % (r + 1, benches, " " + wl if wl else "",
                                                                    time.time() - t1))
                 errlog.flush()
                 if p.returncode != 0:

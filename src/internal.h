@@ -63,8 +63,9 @@ enum {
 
 /* Advises the kernel to back the whole 2 MiB pages inside [p, p + n) with
  * huge pages (transparent huge pages in "madvise" mode): a large buffer
- * written once then takes a fault per 2 MiB instead of per 4 KiB. Advice
- * only: a failure (no THP, memory not from mmap) changes nothing. */
+ * written once then takes a fault per 2 MiB instead of per 4 KiB. A range
+ * holding no whole 2 MiB page (any under 2 MiB) costs no system call.
+ * Advice only: a failure (no THP, memory not from mmap) changes nothing. */
 void mpi_advise_huge(void *p, size_t n);
 
 typedef struct mpi_waiter_table mpi_waiter_table;
