@@ -554,6 +554,59 @@ copy_arraybuffer(dec *d, const mpi_tok *t, const uint8_t *data, size_t len, bool
 
 static bool is_index_key(const mpi_string *s);
 
+/* A new array of n elements (n checked against the bytes left by the
+ * caller: O(input)) at offset `at`, its id and its frame. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static bool
+open_array(dec *d, uint32_t n, size_t at, mp_value *out)
+{
+    mp_realm *r = d->realm;
+    mpi_array *a = (mpi_array *)mpi_cell_new(r, MP_ARRAY, sizeof(mpi_array));
+    if (!a) return NOMEM(d, at), false;
+    if (n) {
+        a->elems = mpi_realm_alloc(r, (size_t)n * sizeof(mp_value));
+        if (!a->elems) return NOMEM(d, at), false;
+        a->cap = n;
+    }
+    mp_value v = mpi_value_cell(MP_ARRAY, a);
+    *out = v;
+    if (!add_id(d, v, at)) return false;
+    return n == 0 || push_frame(d, &a->h, DF_ARRAY, n, 0, at);
+}
+
+/* The same for an object of n properties, its frame starting on the shape
+ * recorded for n keys, if any. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static bool
+open_object(dec *d, uint32_t n, size_t at, mp_value *out)
+{
+    mp_realm *r = d->realm;
+    mpi_object *o = (mpi_object *)mpi_cell_new(r, MP_OBJECT, sizeof(mpi_object));
+    if (!o) return NOMEM(d, at), false;
+    if (n) {
+        /* Room for every key up front; props.c adds the hash index on
+         * first use. */
+        o->props.slots = mpi_realm_alloc(r, (size_t)n * sizeof(mpi_prop));
+        if (!o->props.slots) return NOMEM(d, at), false;
+        o->props.cap = n;
+    }
+    mp_value v = mpi_value_cell(MP_OBJECT, o);
+    *out = v;
+    if (!add_id(d, v, at)) return false;
+    if (n == 0) return true;
+    if (!push_frame(d, &o->h, DF_OBJECT, n, 0, at)) return false;
+    if (d->shapes->n[n % SHAPES] == n) {
+        dframe *f = mpi_stk_at(&d->stack, d->stack.len - 1);
+        f->shape = (uint8_t)(n % SHAPES + 1);
+        f->shape_gen = d->shapes->gen[n % SHAPES];
+    }
+    return true;
+}
+
 /* Decodes the value starting at the next token. Containers are created,
  * given their id, and pushed as frames; their children come later. The
  * common leaves are read_value's, inline; this is the rest. */
@@ -564,22 +617,7 @@ static bool
 read_value_slow(dec *d, mp_value *out, bool allow_hole)
 {
     mpi_tok t;
-    const uint8_t *p = d->p;
-    if (MPI_LIKELY(p < d->end)) {
-        uint8_t b = *p;
-        size_t left = (size_t)(d->end - p);
-        /* fixmap and fixarray: the token without the general reader (the
-         * same count check: two bytes per pair, one per element, left). */
-        if ((b & 0xe0) == 0x80 && (uint32_t)(b & 0x0f) * (b < 0x90 ? 2u : 1u) < left) {
-            t.t = b < 0x90 ? MPI_TOK_MAP : MPI_TOK_ARRAY;
-            t.n = b & 0x0f;
-            t.at = OFF(d, p);
-            d->p = p + 1;
-            goto have_token;
-        }
-    }
     if (!next_tok(d, &t)) return false;
-have_token:;
     mp_realm *r = d->realm;
     int made = read_primitive(d, &t, out);
     if (made) return made > 0;
@@ -589,42 +627,10 @@ have_token:;
         return true;
     case MPI_TOK_BIN:
         return copy_arraybuffer(d, &t, t.data, t.n, false, t.n, out);
-    case MPI_TOK_ARRAY: {
-        mpi_array *a = (mpi_array *)mpi_cell_new(r, MP_ARRAY, sizeof(mpi_array));
-        if (!a) return NOMEM(d, t.at), false;
-        if (t.n) {
-            /* The count was checked against the bytes left: O(input). */
-            a->elems = mpi_realm_alloc(r, (size_t)t.n * sizeof(mp_value));
-            if (!a->elems) return NOMEM(d, t.at), false;
-            a->cap = t.n;
-        }
-        mp_value v = mpi_value_cell(MP_ARRAY, a);
-        *out = v;
-        if (!add_id(d, v, t.at)) return false;
-        return t.n == 0 || push_frame(d, &a->h, DF_ARRAY, t.n, 0, t.at);
-    }
-    case MPI_TOK_MAP: {
-        mpi_object *o = (mpi_object *)mpi_cell_new(r, MP_OBJECT, sizeof(mpi_object));
-        if (!o) return NOMEM(d, t.at), false;
-        if (t.n) {
-            /* Room for every key up front (the count was checked against
-             * the bytes left); props.c adds the hash index on first use. */
-            o->props.slots = mpi_realm_alloc(r, (size_t)t.n * sizeof(mpi_prop));
-            if (!o->props.slots) return NOMEM(d, t.at), false;
-            o->props.cap = t.n;
-        }
-        mp_value v = mpi_value_cell(MP_OBJECT, o);
-        *out = v;
-        if (!add_id(d, v, t.at)) return false;
-        if (t.n == 0) return true;
-        if (!push_frame(d, &o->h, DF_OBJECT, t.n, 0, t.at)) return false;
-        if (d->shapes->n[t.n % SHAPES] == t.n) {
-            dframe *f = mpi_stk_at(&d->stack, d->stack.len - 1);
-            f->shape = (uint8_t)(t.n % SHAPES + 1);
-            f->shape_gen = d->shapes->gen[t.n % SHAPES];
-        }
-        return true;
-    }
+    case MPI_TOK_ARRAY:
+        return open_array(d, t.n, t.at, out);
+    case MPI_TOK_MAP:
+        return open_object(d, t.n, t.at, out);
     case MPI_TOK_EXT:
         break;
     default:
@@ -872,47 +878,73 @@ read_value(dec *d, mp_value *out, bool allow_hole)
                 return true;
             }
         }
-        if (b == 0xc0 || b == 0xc2 || b == 0xc3) {
+        size_t left = (size_t)(d->end - p);
+        /* fixmap and fixarray whose count fits in the bytes left (two per
+         * pair, one per element): the container without a token. */
+        if ((b & 0xe0) == 0x80 && (uint32_t)(b & 0x0f) * (b < 0x90 ? 2u : 1u) < left) {
             d->p = p + 1;
-            *out = b == 0xc0 ? mpi_value_simple(MP_NULL, 0) : mpi_value_simple(MP_BOOLEAN, b == 0xc3);
-            return true;
+            return b < 0x90 ? open_object(d, b & 0x0f, OFF(d, p), out) : open_array(d, b & 0x0f, OFF(d, p), out);
         }
+        /* The rest by a switch (one indirect jump, where a chain of tests
+         * cost a back-reference eight compares). */
+        switch (b) {
+        case 0xc0:
+            d->p = p + 1;
+            *out = mpi_value_simple(MP_NULL, 0);
+            return true;
+        case 0xc2:
+        case 0xc3:
+            d->p = p + 1;
+            *out = mpi_value_simple(MP_BOOLEAN, b == 0xc3);
+            return true;
         /* float 64 and uint 16/32 whose bytes are all there: the numbers
          * of most messages after the fixints. */
-        size_t left = (size_t)(d->end - p);
-        if (b == 0xcb && left >= 9) {
-            uint64_t bits = mpi_be64(p + 1);
-            double x;
-            memcpy(&x, &bits, 8);
-            d->p = p + 9;
-            *out = mpi_value_number(x);
-            return true;
-        }
-        if (b == 0xcd && left >= 3) {
-            d->p = p + 3;
-            *out = mpi_value_number((double)mpi_be16(p + 1));
-            return true;
-        }
-        if (b == 0xce && left >= 5) {
-            d->p = p + 5;
-            *out = mpi_value_number((double)mpi_be32(p + 1));
-            return true;
-        }
+        case 0xcb:
+            if (left >= 9) {
+                uint64_t bits = mpi_be64(p + 1);
+                double x;
+                memcpy(&x, &bits, 8);
+                d->p = p + 9;
+                *out = mpi_value_number(x);
+                return true;
+            }
+            break;
+        case 0xcd:
+            if (left >= 3) {
+                d->p = p + 3;
+                *out = mpi_value_number((double)mpi_be16(p + 1));
+                return true;
+            }
+            break;
+        case 0xce:
+            if (left >= 5) {
+                d->p = p + 5;
+                *out = mpi_value_number((double)mpi_be32(p + 1));
+                return true;
+            }
+            break;
         /* A back-reference in a fixext 1, 2 or 4 (what the encoder writes)
          * to an object that is not a buffer (those may carry a view). */
-        if ((b == 0xd4 || b == 0xd5 || b == 0xd6) && left >= 3 && (int8_t)p[1] == MPI_EXT_BACKREF) {
-            size_t len = (size_t)1 << (b - 0xd4);
-            if (left >= 2 + len) {
-                uint32_t id = len == 1 ? p[2] : len == 2 ? (uint32_t)(p[2] | (p[3] << 8)) : mpi_le32(p + 2);
-                if (id < d->ids.len) {
-                    mp_value v = *(mp_value *)mpi_stk_at(&d->ids, id);
-                    if (v.kind_ != MP_ARRAYBUFFER && v.kind_ != MP_SHAREDARRAYBUFFER) {
-                        d->p = p + 2 + len;
-                        *out = v;
-                        return true;
+        case 0xd4:
+        case 0xd5:
+        case 0xd6:
+            if (left >= 3 && (int8_t)p[1] == MPI_EXT_BACKREF) {
+                size_t len = (size_t)1 << (b - 0xd4);
+                if (left >= 2 + len) {
+                    uint32_t id = len == 1 ? p[2] : len == 2 ? (uint32_t)(p[2] | (p[3] << 8)) : mpi_le32(p + 2);
+                    if (id < d->ids.len) {
+                        mp_value v = *(mp_value *)mpi_stk_at(&d->ids, id);
+                        if (v.kind_ != MP_ARRAYBUFFER && v.kind_ != MP_SHAREDARRAYBUFFER) {
+                            d->p = p + 2 + len;
+                            *out = v;
+                            return true;
+                        }
                     }
                 }
             }
+            break;
+        default:
+            break;
         }
     }
     return read_value_slow(d, out, allow_hole);
@@ -1046,16 +1078,21 @@ step(dec *d)
         return read_prop(d, &a->props, true);
     }
     case DF_OBJECT: {
-        /* Properties are read in one step until a value pushes a frame. */
+        /* Properties are read in one step until a value pushes a frame.
+         * The shape cannot change during a step (only a completed object
+         * records one, and a nested object ends the step), so it is
+         * checked once per step. */
         mpi_object *o = (mpi_object *)f->cell;
         uint32_t n = f->n;
-        while (f->i < n) {
-            uint32_t i = f->i++;
-            bool matched = false;
-            if (f->shape && f->shape_gen == d->shapes->gen[f->shape - 1]) {
-                const dshape_key *k = &d->shapes->keys[f->shape - 1][i];
+        const dshape_key *keys = NULL;
+        if (f->shape && f->shape_gen == d->shapes->gen[f->shape - 1]) keys = d->shapes->keys[f->shape - 1];
+        for (uint32_t i = f->i; i < n; i++) {
+            f->i = i + 1;
+            if (keys) {
+                const dshape_key *k = &keys[i];
                 const uint8_t *p = d->p;
                 uint32_t len = k->len;
+                bool matched = false;
                 if (len < 8 && d->end - p >= 8) {
                     uint64_t w;
                     memcpy(&w, p, 8);
@@ -1065,22 +1102,22 @@ step(dec *d)
                     mpi_short_words(p + 1, len, &a, &b);
                     matched = a == k->a && b == k->b;
                 }
-                if (matched) {
+                if (MPI_LIKELY(matched)) {
                     d->p = p + 1 + len;
                     /* Keys 0..i-1 came from the shape too: slot i is next
                      * (read into it directly, as for array elements). */
                     mpi_prop *slot = &o->props.slots[i];
-                    if (!read_value(d, &slot->value, false)) return false;
                     slot->key = k->key;
+                    if (!read_value(d, &slot->value, false)) return false;
                     o->props.used = o->props.live = i + 1;
-                } else {
-                    f->shape = 0;
+                    if (d->stack.len != fi + 1) return true;
+                    continue;
                 }
+                keys = NULL;
+                f->shape = 0;
             }
-            if (!matched) {
-                if (!read_prop(d, &o->props, false)) return false;
-                if (i + 1 == n) record_shape(d, &o->props, n);
-            }
+            if (!read_prop(d, &o->props, false)) return false;
+            if (i + 1 == n) record_shape(d, &o->props, n);
             if (d->stack.len != fi + 1) return true;
         }
         break;
