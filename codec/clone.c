@@ -184,14 +184,17 @@ memo(cl *c, mpi_cell *src, mpi_cell *dst)
     return true;
 }
 
-/* A props table with the same layout; keys cloned now, values later. */
+/* A props table with the same layout (in d's inline slots if they have
+ * room); keys cloned now, values later. */
 static bool
 copy_props(cl *c, mpi_props *d, const mpi_props *s)
 {
     if (s->live == 0) return true;
-    d->slots = mpi_realm_alloc(c->dst, (size_t)s->used * sizeof(mpi_prop));
-    if (!d->slots) return CNOMEM(c), false;
-    d->cap = s->used; /* now, so a rollback frees the slots with their size */
+    if (d->cap < s->used) {
+        d->slots = mpi_realm_alloc(c->dst, (size_t)s->used * sizeof(mpi_prop));
+        if (!d->slots) return CNOMEM(c), false;
+        d->cap = s->used; /* now, so a rollback frees the slots with their size */
+    }
     if (s->hash) {
         d->hash = mpi_realm_alloc(c->dst, (size_t)s->hash_cap * sizeof(uint32_t));
         if (!d->hash) return CNOMEM(c), false;
@@ -362,7 +365,8 @@ clone_object(cl *c, mp_value v, mp_value *out)
     switch ((mp_kind)s->kind) {
     case MP_OBJECT: {
         mpi_object *so = (mpi_object *)s;
-        mpi_object *o = (mpi_object *)mpi_cell_new(r, MP_OBJECT, sizeof(mpi_object));
+        uint32_t n = so->props.live ? so->props.used : 0;
+        mpi_object *o = mpi_object_new_cell(r, n <= MPI_OBJECT_INLINE_MAX ? n : 0);
         if (!o) return CNOMEM(c), false;
         d = &o->h;
         if (!memo(c, s, d) || !copy_props(c, &o->props, &so->props)) return false;

@@ -585,11 +585,11 @@ static bool
 open_object(dec *d, uint32_t n, size_t at, mp_value *out)
 {
     mp_realm *r = d->realm;
-    mpi_object *o = (mpi_object *)mpi_cell_new(r, MP_OBJECT, sizeof(mpi_object));
+    /* Room for every key up front (inline when few); props.c adds the
+     * hash index on first use. */
+    mpi_object *o = mpi_object_new_cell(r, n <= MPI_OBJECT_INLINE_MAX ? n : 0);
     if (!o) return NOMEM(d, at), false;
-    if (n) {
-        /* Room for every key up front; props.c adds the hash index on
-         * first use. */
+    if (n > MPI_OBJECT_INLINE_MAX) {
         o->props.slots = mpi_realm_alloc(r, (size_t)n * sizeof(mpi_prop));
         if (!o->props.slots) return NOMEM(d, at), false;
         o->props.cap = n;

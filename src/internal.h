@@ -493,12 +493,54 @@ typedef struct mpi_props {
     uint32_t index_keys; /* how many leading slots hold array-index keys */
     uint32_t *hash;      /* slot+1 per bucket (0 = empty), or NULL while small */
     uint32_t hash_cap;   /* power of two */
+    /* Objects only: slots the object's own block holds right after it
+     * (mpi_object_new_cell). slots points there until the table outgrows
+     * them; the room stays, unused, for the object's life. */
+    uint32_t inline_cap;
 } mpi_props;
 
 typedef struct mpi_object {
     mpi_cell h;
-    mpi_props props;
+    mpi_props props; /* last: its inline slots follow it */
 } mpi_object;
+_Static_assert(sizeof(mpi_object) == offsetof(mpi_object, props) + sizeof(mpi_props),
+               "an object's inline slots start right after its props");
+
+/* Objects with this many properties or fewer, made by the decoder or a
+ * clone (which know the count) or by mp_object_new (MPI_OBJECT_INLINE_NEW),
+ * keep them in the object's own block: one allocation instead of two, and
+ * the properties on the lines that follow the header, so the encoder can
+ * fetch both at once (mpi_object_prefetch). */
+#define MPI_OBJECT_INLINE_MAX 16u
+#define MPI_OBJECT_INLINE_NEW 4u
+
+/* True while p's slots are the inline ones after the object that holds p
+ * (false for an Array's props, which have none). */
+static inline bool
+mpi_props_slots_inline(const mpi_props *p)
+{
+    return p->inline_cap != 0 && p->slots == (const mpi_prop *)(const void *)(p + 1);
+}
+
+/* The bytes of an object's block: the object and its inline slots. */
+static inline size_t
+mpi_object_size(uint32_t inline_cap)
+{
+    return sizeof(mpi_object) + (size_t)inline_cap * sizeof(mpi_prop);
+}
+
+/* A new empty object with room for inline_cap (<= MPI_OBJECT_INLINE_MAX)
+ * properties in its own block; NULL if out of memory. */
+static inline mpi_object *
+mpi_object_new_cell(mp_realm *r, uint32_t inline_cap)
+{
+    mpi_object *o =
+        (mpi_object *)mpi_cell_new_partial(r, MP_OBJECT, mpi_object_size(inline_cap), sizeof(mpi_object));
+    if (MPI_UNLIKELY(!o)) return NULL;
+    if (inline_cap) o->props.slots = (mpi_prop *)(void *)(&o->props + 1);
+    o->props.cap = o->props.inline_cap = inline_cap;
+    return o;
+}
 
 /* Array: dense (elems, holes as MPI_TAG_HOLE) or sparse (sorted pairs). */
 enum { MPI_ARRAY_SPARSE = 1u << 0 };

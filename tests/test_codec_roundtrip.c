@@ -254,6 +254,59 @@ test_objects(void)
     CU_ASSERT_EQUAL(mp_object_count(c), 100);
 }
 
+/* Decoded and cloned objects of up to 16 properties hold them in their own
+ * block: objects on either side of that size come out equal, and keep
+ * working when they grow past it, shrink and grow again; freeing them
+ * gives back every byte. */
+static void
+test_objects_grow_after_decode(void)
+{
+    setup();
+    /* a survivor, so that the collection frees the others one by one */
+    mp_value keep = obj(RB);
+    size_t kept_bytes = mp_realm_get_stats(RB).bytes;
+    for (int n = 15; n <= 17; n++) {
+        mp_value o = obj(RA);
+        for (int i = 0; i < n; i++) {
+            char k[16];
+            snprintf(k, sizeof k, "k%d", i);
+            OK(mp_object_set_utf8(o, k, mp_number(i)));
+        }
+        ROUNDTRIP(o);
+        mp_message *m;
+        mp_value copies[2];
+        OK(mp_serialize(o, NULL, 0, &m, NULL));
+        OK(mp_deserialize(m, RB, NULL, &copies[0], NULL));
+        OK(mp_clone(o, RB, NULL, 0, &copies[1], NULL));
+        for (int c = 0; c < 2; c++) {
+            mp_value x = copies[c];
+            OK(mp_object_delete(x, str(RB, "k3")));
+            for (int i = n; i < n + 40; i++) {
+                char k[16];
+                snprintf(k, sizeof k, "k%d", i);
+                OK(mp_object_set_utf8(x, k, mp_number(i)));
+            }
+            OK(mp_object_set_utf8(x, "k3", mp_number(-3))); /* now last */
+            CU_ASSERT_EQUAL(mp_object_count(x), (size_t)n + 40);
+            size_t cursor = 0, seen = 0;
+            mp_value k, v;
+            bool in_order = true;
+            while (mp_object_next(x, &cursor, &k, &v)) {
+                int want = seen < 3 ? (int)seen : seen + 1 < (size_t)n + 40 ? (int)seen + 1 : -3;
+                char name[16];
+                snprintf(name, sizeof name, "k%d", want < 0 ? 3 : want);
+                if (!mp_string_equals_utf8(k, name, strlen(name)) || mp_number_value(v) != want) in_order = false;
+                seen++;
+            }
+            CU_ASSERT(in_order);
+            CU_ASSERT_EQUAL(seen, (size_t)n + 40);
+        }
+    }
+    mp_realm_collect(RB, &keep, 1);
+    CU_ASSERT_EQUAL(mp_realm_get_stats(RB).values, 1);
+    CU_ASSERT_EQUAL(mp_realm_get_stats(RB).bytes, kept_bytes);
+}
+
 static void
 test_arrays(void)
 {
@@ -886,6 +939,7 @@ main(void)
         {"strings", test_strings},
         {"bigints", test_bigints},
         {"objects", test_objects},
+        {"decoded and cloned objects grow past their inline properties", test_objects_grow_after_decode},
         {"arrays", test_arrays},
         {"dates, regexps, boxed primitives", test_dates_regexps_boxed},
         {"maps and sets", test_maps_sets},

@@ -217,6 +217,47 @@ test_keys_non_ascii(void)
     CU_ASSERT_EQUAL(mp_number_value(v), 4);
 }
 
+/* A new object keeps its first properties in its own block: filling it,
+ * deleting there, then growing past it keeps order and values, and
+ * collecting the object gives back every byte it took. */
+static void
+test_grow_past_inline(void)
+{
+    mp_realm *r;
+    CU_ASSERT_EQUAL_FATAL(mp_realm_new(NULL, &r), MP_OK);
+    /* a survivor, so that the collection frees the others one by one */
+    mp_value keep;
+    CU_ASSERT_EQUAL_FATAL(mp_object_new(r, &keep), MP_OK);
+    size_t kept_bytes = mp_realm_get_stats(r).bytes;
+    mp_value o;
+    CU_ASSERT_EQUAL_FATAL(mp_object_new(r, &o), MP_OK);
+    const char *first[] = {"a", "b", "c", "d"};
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(mp_object_set_utf8(o, first[i], mp_number(i)), MP_OK);
+    CU_ASSERT_EQUAL(mp_object_delete(o, mpt_str(r, "b")), MP_OK);
+    CU_ASSERT_EQUAL(mp_object_set_utf8(o, "e", mp_number(4)), MP_OK);
+    CU_ASSERT_EQUAL(mp_object_set_utf8(o, "7", mp_number(7)), MP_OK);
+    for (int i = 0; i < 30; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "x%d", i);
+        CU_ASSERT_EQUAL(mp_object_set_utf8(o, k, mp_number(100 + i)), MP_OK);
+    }
+    char buf[512];
+    keys_of(o, buf, sizeof buf);
+    CU_ASSERT_STRING_EQUAL(buf, "7,a,c,d,e,x0,x1,x2,x3,x4,x5,x6,x7,x8,x9,x10,x11,x12,x13,x14,x15,x16,x17,x18,x19,x20,"
+                                "x21,x22,x23,x24,x25,x26,x27,x28,x29");
+    mp_value v;
+    CU_ASSERT_EQUAL(mp_object_get_utf8(o, "d", &v), MP_OK);
+    CU_ASSERT_EQUAL(mp_number_value(v), 3);
+    CU_ASSERT_EQUAL(mp_object_get_utf8(o, "x29", &v), MP_OK);
+    CU_ASSERT_EQUAL(mp_number_value(v), 129);
+    CU_ASSERT_EQUAL(mp_object_get_utf8(o, "b", &v), MP_ENOTFOUND);
+    mp_realm_collect(r, &keep, 1);
+    CU_ASSERT_EQUAL(mp_realm_get_stats(r).values, 1);
+    CU_ASSERT_EQUAL(mp_realm_get_stats(r).bytes, kept_bytes);
+    mp_realm_free(r);
+}
+
 static void
 test_errors(void)
 {
@@ -246,6 +287,7 @@ main(void)
         {"delete and has", test_delete_and_has},
         {"20k keys with deletes keep order", test_many_keys},
         {"non-ASCII and long keys", test_keys_non_ascii},
+        {"growing past the inline properties", test_grow_past_inline},
         {"type errors", test_errors},
         {NULL, NULL},
     };

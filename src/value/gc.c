@@ -14,7 +14,7 @@ mpi_cell_size(const mpi_cell *c)
     case MP_BIGINT:
         return sizeof(mpi_bigint) + ((const mpi_bigint *)c)->count * sizeof(uint64_t);
     case MP_OBJECT:
-        return sizeof(mpi_object);
+        return mpi_object_size(((const mpi_object *)c)->props.inline_cap);
     case MP_ARRAY:
         return sizeof(mpi_array);
     case MP_DATE:
@@ -59,12 +59,12 @@ drop_block(mp_realm *r, void *p, size_t n, bool all)
         mpi_realm_dealloc_slow(r, p, n);
 }
 
-/* A property table's vectors, freed with the cell that holds it (unlike
- * mpi_props_destroy, the table is not reset: nobody sees it again). */
+/* A property table's vectors, freed with the cell that holds it (inline
+ * slots go with the object's block). */
 static inline void
 props_free(mp_realm *r, mpi_props *p, bool all)
 {
-    drop_block(r, p->slots, (size_t)p->cap * sizeof(mpi_prop), all);
+    if (!mpi_props_slots_inline(p)) drop_block(r, p->slots, (size_t)p->cap * sizeof(mpi_prop), all);
     drop_block(r, p->hash, (size_t)p->hash_cap * sizeof(uint32_t), all);
 }
 
@@ -81,7 +81,7 @@ cell_free(mp_realm *r, mpi_cell *c, bool all)
         break;
     case MP_OBJECT:
         props_free(r, &((mpi_object *)c)->props, all);
-        size = sizeof(mpi_object);
+        size = mpi_object_size(((mpi_object *)c)->props.inline_cap);
         break;
     case MP_ARRAY: {
         mpi_array *a = (mpi_array *)c;

@@ -6,7 +6,7 @@ mp_status
 mp_object_new(mp_realm *realm, mp_value *out)
 {
     if (!realm || !out) return MP_EINVAL;
-    mpi_object *o = (mpi_object *)mpi_cell_new(realm, MP_OBJECT, sizeof(mpi_object));
+    mpi_object *o = mpi_object_new_cell(realm, MPI_OBJECT_INLINE_NEW);
     if (!o) return MP_ENOMEM;
     *out = mpi_value_cell(MP_OBJECT, o);
     return MP_OK;

@@ -78,7 +78,14 @@ reserve_one(mp_realm *r, mpi_props *p)
     if (p->used == p->cap) {
         if (p->cap >= UINT32_MAX / 2) return MP_ENOMEM;
         uint32_t cap = p->cap ? p->cap * 2 : 4;
-        mpi_prop *s = mpi_realm_realloc(r, p->slots, (size_t)p->cap * sizeof(mpi_prop), (size_t)cap * sizeof(mpi_prop));
+        mpi_prop *s;
+        if (mpi_props_slots_inline(p)) {
+            /* out of the object's block, which keeps their room */
+            s = mpi_realm_alloc(r, (size_t)cap * sizeof(mpi_prop));
+            if (s) memcpy(s, p->slots, (size_t)p->used * sizeof(mpi_prop));
+        } else {
+            s = mpi_realm_realloc(r, p->slots, (size_t)p->cap * sizeof(mpi_prop), (size_t)cap * sizeof(mpi_prop));
+        }
         if (!s) return MP_ENOMEM;
         p->slots = s;
         p->cap = cap;
@@ -190,12 +197,4 @@ mpi_props_next(const mpi_props *p, size_t *cursor, mp_value *key, mp_value *valu
     }
     *cursor = p->used;
     return false;
-}
-
-void
-mpi_props_destroy(mp_realm *r, mpi_props *p)
-{
-    mpi_realm_dealloc(r, p->slots, (size_t)p->cap * sizeof(mpi_prop));
-    mpi_realm_dealloc(r, p->hash, (size_t)p->hash_cap * sizeof(uint32_t));
-    memset(p, 0, sizeof *p);
 }

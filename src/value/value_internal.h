@@ -86,7 +86,6 @@ void mpi_tmp_string_free(mp_realm *r, mpi_string *s, bool heap);
 bool mpi_string_array_index(const mpi_string *s, uint32_t *index);
 
 /* Props */
-void mpi_props_destroy(mp_realm *r, mpi_props *p);
 mp_status mpi_props_delete(mp_realm *r, mpi_props *p, const mpi_string *key);
 bool mpi_props_next(const mpi_props *p, size_t *cursor, mp_value *key, mp_value *value);
 
