@@ -82,10 +82,7 @@ cfail(cl *c, mp_status code, const char *fmt, ...)
 /* ---- leaves --------------------------------------------------------------------------- */
 
 static mpi_string *clone_string_slow(cl *c, const mpi_string *s)
-#if defined(__GNUC__)
-    __attribute__((noinline))
-#endif
-    ;
+    MPI_NOINLINE;
 
 /* Inline: an atom of the source (a key shared by many objects) keeps its
  * copy as its value in the walk's identity table, in its own header as

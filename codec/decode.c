@@ -182,18 +182,12 @@ static bool make_utf8_string_slow(dec *d, const uint8_t *s, uint32_t n, size_t a
 /* A string from the UTF-8 payload of a str token at offset `at` (through
  * make_short_string: atoms are looked up there). */
 static bool make_utf8_string(dec *d, const uint8_t *s, uint32_t n, size_t at, mpi_string **out)
-#if defined(__GNUC__)
-    __attribute__((noinline))
-#endif
-    ;
+    MPI_NOINLINE;
 
 /* make_utf8_string, with the case of most keys and words inline: a short
  * ASCII string that is already one of the realm's atoms. The words that
  * cover the bytes give both the ASCII test and the lookup. */
-#if defined(__GNUC__)
-__attribute__((always_inline))
-#endif
-static inline bool
+static inline MPI_ALWAYS_INLINE bool
 make_short_string(dec *d, const uint8_t *s, uint32_t n, size_t at, mpi_string **out)
 {
     if (n <= MPI_ATOM_MAX_LEN && n <= d->lim.max_string_length) {
@@ -255,10 +249,7 @@ make_utf8_string(dec *d, const uint8_t *s, uint32_t n, size_t at, mpi_string **o
 
 /* The non-ASCII case, out of line so that the common path above stays
  * small (fewer registers to save per string). */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static bool
+static MPI_NOINLINE bool
 make_utf8_string_slow(dec *d, const uint8_t *s, uint32_t n, size_t at, mpi_string **out)
 {
     mp_value v;
@@ -313,10 +304,7 @@ is_string_tok(const mpi_tok *t)
 }
 
 /* Reads a token that must be a string (inline: every property key). */
-#if defined(__GNUC__)
-__attribute__((always_inline))
-#endif
-static inline bool
+static inline MPI_ALWAYS_INLINE bool
 read_string(dec *d, mpi_string **out, const char *what)
 {
     /* Fast path: a fixstr (every key up to 31 bytes) whose bytes are all
@@ -556,10 +544,7 @@ static bool is_index_key(const mpi_string *s);
 
 /* A new array of n elements (n checked against the bytes left by the
  * caller: O(input)) at offset `at`, its id and its frame. */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static bool
+static MPI_NOINLINE bool
 open_array(dec *d, uint32_t n, size_t at, mp_value *out)
 {
     mp_realm *r = d->realm;
@@ -578,10 +563,7 @@ open_array(dec *d, uint32_t n, size_t at, mp_value *out)
 
 /* The same for an object of n properties, its frame starting on the shape
  * recorded for n keys, if any. */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static bool
+static MPI_NOINLINE bool
 open_object(dec *d, uint32_t n, size_t at, mp_value *out)
 {
     mp_realm *r = d->realm;
@@ -610,10 +592,7 @@ open_object(dec *d, uint32_t n, size_t at, mp_value *out)
 /* Decodes the value starting at the next token. Containers are created,
  * given their id, and pushed as frames; their children come later. The
  * common leaves are read_value's, inline; this is the rest. */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static bool
+static MPI_NOINLINE bool
 read_value_slow(dec *d, mp_value *out, bool allow_hole)
 {
     mpi_tok t;
@@ -854,10 +833,7 @@ read_value_slow(dec *d, mp_value *out, bool allow_hole)
  * decoder's loops: one-byte ones (positive fixint, nil, booleans), fixstr,
  * float 64, uint 16/32 and back-references; the same values the general
  * path makes, without filling a tok. Everything else: read_value_slow. */
-#if defined(__GNUC__)
-__attribute__((always_inline))
-#endif
-static inline bool
+static inline MPI_ALWAYS_INLINE bool
 read_value(dec *d, mp_value *out, bool allow_hole)
 {
     const uint8_t *p = d->p;

@@ -15,13 +15,7 @@
 /* The per-child writers are forced inline into the loops that run a
  * container's children, and those loops kept out of mp_serialize, so each
  * loop keeps its cursor and bounds in registers. */
-#if defined(__GNUC__)
-#define ENC_INLINE inline __attribute__((always_inline))
-#define ENC_NOINLINE __attribute__((noinline))
-#else
-#define ENC_INLINE inline
-#define ENC_NOINLINE
-#endif
+#define ENC_INLINE inline MPI_ALWAYS_INLINE
 
 /* One open container on the work stack. */
 enum { EF_OBJECT, EF_ARRAY, EF_ARRAY_HOLEY, EF_ARRAY_SPARSE, EF_MAP, EF_SET, EF_ERROR };
@@ -244,7 +238,7 @@ put_short_string(uint8_t *p, const mpi_string *s)
  * table values are never read as ids.) */
 #define ENC_STASH_AFTER 8
 
-static ENC_NOINLINE void
+static MPI_NOINLINE void
 stash_string(enc *e, mpi_string *s, const uint8_t *written)
 {
     uintptr_t word = 0;
@@ -878,7 +872,7 @@ put_child(enc *e, uint8_t *p, mp_value v, bool stash, mpi_cell **open)
 /* A child put_child leaves to the general path. A plain array met for the
  * first time is opened here, without write_value's generality (arrays of
  * arrays, and arrays in objects, are common). */
-static ENC_NOINLINE void
+static MPI_NOINLINE void
 write_child(enc *e, mp_value v)
 {
     if (v.kind_ == MP_ARRAY) {
@@ -1049,13 +1043,13 @@ run_frames(enc *e, bool stash)
 }
 
 /* Two copies of the loop: a small message runs one with no stash code. */
-static ENC_NOINLINE void
+static MPI_NOINLINE void
 run_frames_small(enc *e)
 {
     run_frames(e, false);
 }
 
-static ENC_NOINLINE void
+static MPI_NOINLINE void
 run_frames_stashing(enc *e)
 {
     run_frames(e, true);

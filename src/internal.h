@@ -13,9 +13,15 @@
 #if defined(__GNUC__)
 #define MPI_LIKELY(x) __builtin_expect(!!(x), 1)
 #define MPI_UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* For the codec's hot loops: which helpers are copied into them and which
+ * stay out (cold paths, so the loops keep their registers). */
+#define MPI_ALWAYS_INLINE __attribute__((always_inline))
+#define MPI_NOINLINE __attribute__((noinline))
 #else
 #define MPI_LIKELY(x) (x)
 #define MPI_UNLIKELY(x) (x)
+#define MPI_ALWAYS_INLINE
+#define MPI_NOINLINE
 #endif
 
 /* ---- allocation (src/util/alloc.c) --------------------------------------- */
