@@ -194,7 +194,7 @@ MP_API size_t mp_bigint_to_string(mp_value b, char *buf, size_t cap);
  * keys address elements and the other keys are its extra named
  * properties. The *_utf8 forms take a NUL-terminated UTF-8 key.
  * mp_object_new leaves room for the first 4 properties in the object's own
- * block (168 bytes counted in the realm's `bytes`). */
+ * block (168 bytes counted in the realm's `bytes` on 64-bit targets). */
 MP_API mp_status mp_object_new(mp_realm *realm, mp_value *out);
 /* Adds or overwrites. MP_ETYPE if obj is not an Object/Array or key not a string. */
 MP_API mp_status mp_object_set(mp_value obj, mp_value key, mp_value value);
