@@ -851,9 +851,10 @@ put_child(enc *e, uint8_t *p, mp_value v, bool stash, mpi_cell **open)
         mpi_cell *c = v.u_.cell_;
         uintptr_t seen;
         /* An object's first properties are inline, on the lines after its
-         * header: fetched now, with the header the identity test loads,
-         * rather than after it (a walk over a graph larger than the cache
-         * waits on both). A back-reference wastes this fetch. */
+         * header: the lines of the first three are fetched now, with the
+         * header the identity test loads, rather than after it (a walk over
+         * a graph larger than the cache waits on both). A back-reference
+         * wastes this fetch. */
         if (v.kind_ == MP_OBJECT) {
             MPI_PREFETCH((const uint8_t *)c + sizeof(mpi_object));
             MPI_PREFETCH((const uint8_t *)c + mpi_object_size(3) - 1);

@@ -516,16 +516,23 @@ _Static_assert(sizeof(mpi_object) == offsetof(mpi_object, props) + sizeof(mpi_pr
  * clone (which know the count) or by mp_object_new (MPI_OBJECT_INLINE_NEW),
  * keep them in the object's own block: one allocation instead of two, and
  * the properties on the lines that follow the header, so the encoder can
- * fetch both at once (mpi_object_prefetch). */
+ * fetch both at once (put_child, codec/encode.c). */
 #define MPI_OBJECT_INLINE_MAX 16u
 #define MPI_OBJECT_INLINE_NEW 4u
+
+/* Where the inline slots of the object holding p start (right after p). */
+static inline mpi_prop *
+mpi_props_inline_slots(const mpi_props *p)
+{
+    return (mpi_prop *)(uintptr_t)(p + 1);
+}
 
 /* True while p's slots are the inline ones after the object that holds p
  * (false for an Array's props, which have none). */
 static inline bool
 mpi_props_slots_inline(const mpi_props *p)
 {
-    return p->inline_cap != 0 && p->slots == (const mpi_prop *)(const void *)(p + 1);
+    return p->inline_cap != 0 && p->slots == mpi_props_inline_slots(p);
 }
 
 /* The bytes of an object's block: the object and its inline slots. */
@@ -543,7 +550,7 @@ mpi_object_new_cell(mp_realm *r, uint32_t inline_cap)
     mpi_object *o =
         (mpi_object *)mpi_cell_new_partial(r, MP_OBJECT, mpi_object_size(inline_cap), sizeof(mpi_object));
     if (MPI_UNLIKELY(!o)) return NULL;
-    if (inline_cap) o->props.slots = (mpi_prop *)(void *)(&o->props + 1);
+    if (inline_cap) o->props.slots = mpi_props_inline_slots(&o->props);
     o->props.cap = o->props.inline_cap = inline_cap;
     return o;
 }
