@@ -711,6 +711,108 @@ test_atoms(void)
     teardown();
 }
 
+/* Checks a copy of the table big_tables builds: every live key found with
+ * its value, every deleted one absent, the object keys in their order. */
+static void
+check_big_tables(mp_value root, mp_realm *r)
+{
+    mp_value m, set, v;
+    CU_ASSERT_EQUAL_FATAL(mp_array_get(root, 0, &m), MP_OK);
+    CU_ASSERT_EQUAL_FATAL(mp_array_get(root, 1, &set), MP_OK);
+    size_t live = 0, members = 0;
+    for (int i = 0; i < 6000; i++) {
+        char name[32];
+        if (i % 3 != 2) {
+            snprintf(name, sizeof name, i % 2 ? "key:%d" : "a-much-longer-key:%d", i);
+            mp_value key = i % 3 == 0 ? mpt_str(r, name) : mp_number(i);
+            if (i % 7 == 0) {
+                CU_ASSERT_FALSE(mp_map_has(m, key));
+            } else {
+                live++;
+                CU_ASSERT_EQUAL(mp_map_get(m, key, &v), MP_OK);
+                CU_ASSERT_EQUAL(mp_number_value(v), i);
+            }
+        } else if (i % 7 != 0) {
+            live++;
+        }
+        snprintf(name, sizeof name, "member-%d", i);
+        bool kept = i % 5 != 0;
+        members += kept;
+        CU_ASSERT_EQUAL(mp_set_has(set, mpt_str(r, name)), kept);
+    }
+    CU_ASSERT_EQUAL(mp_map_size(m), live);
+    CU_ASSERT_EQUAL(mp_set_size(set), members);
+    /* The object keys, found by walking the entries (they are new objects
+     * in r): in insertion order, each with its value. */
+    size_t cursor = 0;
+    mp_value key;
+    int expect = 2;
+    while (mp_map_next(m, &cursor, &key, &v)) {
+        if (mp_kind_of(key) != MP_OBJECT) continue;
+        while (expect % 7 == 0)
+            expect += 3;
+        CU_ASSERT_EQUAL(mp_number_value(v), expect);
+        CU_ASSERT_TRUE(mp_map_has(m, key));
+        expect += 3;
+    }
+    while (expect < 6000 && expect % 7 == 0)
+        expect += 3;
+    CU_ASSERT_EQUAL(expect, 6002); /* every object key met */
+}
+
+/* Maps and Sets with thousands of entries (the clone fetches the target
+ * buckets of string keys ahead): string, number and object keys, with
+ * deleted entries among them, through bytes and directly. */
+static void
+test_big_tables(void)
+{
+    setup();
+    mp_value m, set, obj, root;
+    CU_ASSERT_EQUAL_FATAL(mp_map_new(A, &m), MP_OK);
+    CU_ASSERT_EQUAL_FATAL(mp_set_new(A, &set), MP_OK);
+    for (int i = 0; i < 6000; i++) {
+        char name[32];
+        mp_value key;
+        if (i % 3 == 0) {
+            snprintf(name, sizeof name, i % 2 ? "key:%d" : "a-much-longer-key:%d", i);
+            key = mpt_str(A, name);
+        } else if (i % 3 == 1) {
+            key = mp_number(i);
+        } else {
+            CU_ASSERT_EQUAL_FATAL(mp_object_new(A, &obj), MP_OK);
+            key = obj;
+        }
+        CU_ASSERT_EQUAL_FATAL(mp_map_set(m, key, mp_number(i)), MP_OK);
+        snprintf(name, sizeof name, "member-%d", i);
+        CU_ASSERT_EQUAL_FATAL(mp_set_add(set, mpt_str(A, name)), MP_OK);
+    }
+    /* Deleted entries stay in the source's entry list as holes. */
+    size_t cursor = 0;
+    mp_value key, v;
+    mp_value doomed[900];
+    size_t n_doomed = 0;
+    while (mp_map_next(m, &cursor, &key, &v))
+        if ((int)mp_number_value(v) % 7 == 0) doomed[n_doomed++] = key;
+    CU_ASSERT_FATAL(n_doomed == 858);
+    for (size_t i = 0; i < n_doomed; i++)
+        CU_ASSERT_EQUAL(mp_map_delete(m, doomed[i]), MP_OK);
+    for (int i = 0; i < 6000; i += 5) {
+        char name[32];
+        snprintf(name, sizeof name, "member-%d", i);
+        CU_ASSERT_EQUAL(mp_set_delete(set, mpt_str(A, name)), MP_OK);
+    }
+    CU_ASSERT_EQUAL_FATAL(mp_array_new(A, 0, &root), MP_OK);
+    CU_ASSERT_EQUAL_FATAL(mp_array_push(root, m), MP_OK);
+    CU_ASSERT_EQUAL_FATAL(mp_array_push(root, set), MP_OK);
+
+    check_big_tables(root, A);
+    mp_value decoded = round_trip(root), direct;
+    check_big_tables(decoded, B);
+    CU_ASSERT_EQUAL_FATAL(mp_clone(root, B, NULL, 0, &direct, NULL), MP_OK);
+    check_big_tables(direct, B);
+    teardown();
+}
+
 int
 main(void)
 {
@@ -727,6 +829,7 @@ main(void)
         {"collect with nothing reachable", test_collect_everything},
         {"collect with only small cells left", test_collect_everything_small},
         {"the realm's atoms", test_atoms},
+        {"big Maps and Sets, with deleted entries", test_big_tables},
         {NULL, NULL},
     };
     return mpt_run("codec fast paths", tests);
