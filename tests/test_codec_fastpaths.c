@@ -4,7 +4,8 @@
  * atom lookups, and identity marks kept in cell headers during a walk
  * (cleared on every exit, a walk started from a host hook inside another,
  * mp_realm_collect from a hook), mp_realm_collect freeing a realm's
- * chunks at once when nothing is reachable, and the realm's atoms. */
+ * chunks at once when nothing is reachable, the realm's atoms, and big
+ * Maps and Sets (the direct clone fetches their buckets ahead). */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -711,7 +712,7 @@ test_atoms(void)
     teardown();
 }
 
-/* Checks a copy of the table big_tables builds: every live key found with
+/* Checks a copy of the tables test_big_tables builds: every live key found with
  * its value, every deleted one absent, the object keys in their order. */
 static void
 check_big_tables(mp_value root, mp_realm *r)
@@ -792,7 +793,7 @@ test_big_tables(void)
     mp_value doomed[900];
     size_t n_doomed = 0;
     while (mp_map_next(m, &cursor, &key, &v))
-        if ((int)mp_number_value(v) % 7 == 0) doomed[n_doomed++] = key;
+        if ((int)mp_number_value(v) % 7 == 0 && n_doomed < sizeof doomed / sizeof doomed[0]) doomed[n_doomed++] = key;
     CU_ASSERT_FATAL(n_doomed == 858);
     for (size_t i = 0; i < n_doomed; i++)
         CU_ASSERT_EQUAL(mp_map_delete(m, doomed[i]), MP_OK);
