@@ -257,6 +257,26 @@ copy_arraybuffer(cl *c, mpi_arraybuffer *ab, mpi_cell **out)
     return true;
 }
 
+/* Runs h's write hook; the payload is kept (and freed with the clone's
+ * state), and a transferred one's transfer hook runs at the commit. */
+static hostxfer *
+write_host(cl *c, mpi_host *h, const mpi_host_type *ht, bool transferring)
+{
+    hostxfer *hx = mpi_vec_push(&c->hosts);
+    if (!hx) return CNOMEM(c), NULL;
+    void *payload = NULL;
+    mp_status st = ht->hooks.write(ht->ctx, h->ptr, transferring, &payload);
+    if (st != MP_OK) {
+        c->hosts.len--;
+        cfail(c, st, "host object of type %u: its write hook failed (%s)", (unsigned)h->h.aux, mp_strerror(st));
+        return NULL;
+    }
+    hx->ht = ht;
+    hx->host_ptr = transferring ? h->ptr : NULL;
+    hx->payload = payload;
+    return hx;
+}
+
 static bool
 clone_host(cl *c, mpi_host *h, bool transferring, mpi_cell **out)
 {
@@ -270,20 +290,10 @@ clone_host(cl *c, mpi_host *h, bool transferring, mpi_cell **out)
         cfail(c, MP_EDATACLONE, "host type %u has no codec registered in the target realm", (unsigned)h->h.aux);
         return false;
     }
-    hostxfer *hx = mpi_vec_push(&c->hosts);
-    if (!hx) return CNOMEM(c), false;
-    void *payload = NULL;
-    mp_status st = ht->hooks.write(ht->ctx, h->ptr, transferring, &payload);
-    if (st != MP_OK) {
-        c->hosts.len--;
-        cfail(c, st, "host object of type %u: its write hook failed (%s)", (unsigned)h->h.aux, mp_strerror(st));
-        return false;
-    }
-    hx->ht = ht;
-    hx->host_ptr = transferring ? h->ptr : NULL;
-    hx->payload = payload;
+    hostxfer *hx = write_host(c, h, ht, transferring);
+    if (!hx) return false;
     void *ptr = NULL;
-    st = rt->hooks.read(rt->ctx, c->dst, payload, &ptr);
+    mp_status st = rt->hooks.read(rt->ctx, c->dst, hx->payload, &ptr);
     if (st != MP_OK) {
         cfail(c, st, "host type %u: its read hook failed (%s)", (unsigned)h->h.aux, mp_strerror(st));
         return false;
@@ -710,12 +720,13 @@ mp_clone(mp_value v, mp_realm *target, const mp_value *transfer, size_t n_transf
         while (c->stack.len)
             if (!step(c)) break;
     }
-    /* Listed host objects the value never mentions still move. */
+    /* Listed host objects the value never mentions still move: written
+     * and transferred, their payloads freed unread, as through bytes
+     * (where the decoder never reads a payload nothing references). */
     for (size_t i = 0; i < c->xfer.n && c->fail == MP_OK; i++) {
         mpi_xfer_entry *xe = &c->xfer.entries[i];
         if (xe->cell->kind != MP_HOST || xe->met) continue;
-        mpi_cell *ignored;
-        if (clone_host(c, (mpi_host *)xe->cell, true, &ignored)) xe->met = true;
+        if (write_host(c, (mpi_host *)xe->cell, xe->ht, true)) xe->met = true;
     }
     if (c->fail != MP_OK) {
         st = c->fail;

@@ -681,6 +681,76 @@ mpi_idtab_free_slots(mpi_idtab *t)
     t->slots = NULL;
 }
 
+/* The checks of one transfer-list entry that need no other entry; the
+ * first entry also fixes the realm every other must belong to. */
+static mp_status
+xfer_check_entry(mp_value t, mp_realm **realm, const char *path, mp_error_info *err)
+{
+    switch (t.kind_) {
+    case MP_SHAREDARRAYBUFFER:
+        return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
+                        "A SharedArrayBuffer could not be cloned. SharedArrayBuffer must not be transferred.");
+    case MP_PORT:
+        /* Closed or already shipped. The source port is refused by the
+         * port layer, which knows it. */
+        if (!mpi_port_transferable(t.u_.cell_))
+            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "MessagePort in transfer list is already detached");
+        break;
+    case MP_ARRAYBUFFER: {
+        mpi_arraybuffer *ab = t.u_.cell_;
+        if (ab->h.flags & MPI_AB_DETACHED)
+            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "An ArrayBuffer is detached and could not be cloned.");
+        if (ab->h.flags & MPI_AB_NOT_DETACHABLE)
+            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
+                            "ArrayBuffer is not detachable and could not be cloned.");
+        break;
+    }
+    case MP_HOST: {
+        mpi_host *h = t.u_.cell_;
+        const mpi_host_type *ht = mpi_host_type_find(h->h.realm, h->h.aux);
+        if (!ht || !ht->hooks.transfer)
+            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
+                            "Found invalid value in transferList. (host type %u is not transferable)",
+                            (unsigned)h->h.aux);
+        break;
+    }
+    default:
+        return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "Found invalid value in transferList.");
+    }
+    mpi_cell *c = t.u_.cell_;
+    if (!*realm) *realm = c->realm;
+    if (c->realm != *realm)
+        return mpi_fail(err, MP_EREALM, MP_NO_OFFSET, path, "transfer list entry belongs to another realm");
+    return MP_OK;
+}
+
+/* Records a checked entry (its placeholder in ids), unless it is listed
+ * already. */
+static mp_status
+xfer_add_entry(mpi_xfer *x, mpi_cell *c, mpi_idtab *ids, const char *path, mp_error_info *err)
+{
+    uintptr_t seen;
+    if (mpi_idtab_get(ids, c, &seen)) {
+        if (c->kind == MP_ARRAYBUFFER)
+            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "Transfer list contains duplicate ArrayBuffer");
+        if (c->kind == MP_PORT)
+            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "Transfer list contains duplicate MessagePort");
+        return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "Transfer list contains duplicate host object");
+    }
+    mpi_xfer_entry *e = &x->entries[x->n];
+    memset(e, 0, sizeof *e);
+    e->cell = c;
+    if (c->kind == MP_ARRAYBUFFER)
+        e->ab_index = x->n_ab++;
+    else if (c->kind == MP_PORT)
+        e->port_index = x->n_ports++;
+    else
+        e->ht = mpi_host_type_find(c->realm, c->aux);
+    if (mpi_idtab_put(ids, c, MPI_XFER_MARK(x->n)) != MP_OK) return mpi_fail(err, MP_ENOMEM, MP_NO_OFFSET, NULL, NULL);
+    x->n++;
+    return MP_OK;
+}
+
 mp_status
 mpi_xfer_prepare(mpi_xfer *x, mp_realm **realm, const mp_value *transfer, size_t n, mpi_idtab *ids,
                  const mp_allocator *alc, mp_error_info *err)
@@ -689,83 +759,22 @@ mpi_xfer_prepare(mpi_xfer *x, mp_realm **realm, const mp_value *transfer, size_t
     x->alc = alc;
     if (n == 0) return MP_OK;
     if (!transfer) return mpi_fail(err, MP_EINVAL, MP_NO_OFFSET, NULL, "transfer list is NULL with n = %zu", n);
-    char path[32];
-    /* Node's order per entry: kind, then detached / not detachable, then
-     * duplicate. Nothing is mutated here. */
-    for (size_t i = 0; i < n; i++) {
-        mp_value t = transfer[i];
-        snprintf(path, sizeof path, "transfer[%zu]", i);
-        switch (t.kind_) {
-        case MP_SHAREDARRAYBUFFER:
-            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
-                            "A SharedArrayBuffer could not be cloned. SharedArrayBuffer must not be transferred.");
-        case MP_PORT:
-            /* Closed or already shipped. The source port is refused by the
-             * port layer, which knows it. */
-            if (!mpi_port_transferable(t.u_.cell_))
-                return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
-                                "MessagePort in transfer list is already detached");
-            break;
-        case MP_ARRAYBUFFER: {
-            mpi_arraybuffer *ab = t.u_.cell_;
-            if (ab->h.flags & MPI_AB_DETACHED)
-                return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
-                                "An ArrayBuffer is detached and could not be cloned.");
-            if (ab->h.flags & MPI_AB_NOT_DETACHABLE)
-                return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
-                                "ArrayBuffer is not detachable and could not be cloned.");
-            break;
-        }
-        case MP_HOST: {
-            mpi_host *h = t.u_.cell_;
-            const mpi_host_type *ht = mpi_host_type_find(h->h.realm, h->h.aux);
-            if (!ht || !ht->hooks.transfer)
-                return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
-                                "Found invalid value in transferList. (host type %u is not transferable)",
-                                (unsigned)h->h.aux);
-            break;
-        }
-        default:
-            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "Found invalid value in transferList.");
-        }
-        mpi_cell *c = t.u_.cell_;
-        if (!*realm) *realm = c->realm;
-        if (c->realm != *realm)
-            return mpi_fail(err, MP_EREALM, MP_NO_OFFSET, path, "transfer list entry belongs to another realm");
-    }
     x->entries = mpi_malloc(alc, n * sizeof *x->entries);
     if (!x->entries) return mpi_fail(err, MP_ENOMEM, MP_NO_OFFSET, NULL, NULL);
+    /* One pass in list order, as Node: each entry is checked whole (kind,
+     * then detached / not detachable, then duplicate) before the next, so
+     * the first bad entry is the one reported. Nothing is mutated here. */
     for (size_t i = 0; i < n; i++) {
-        mpi_cell *c = transfer[i].u_.cell_;
+        char path[32];
         snprintf(path, sizeof path, "transfer[%zu]", i);
-        uintptr_t seen;
-        if (mpi_idtab_get(ids, c, &seen)) {
+        mp_status st = xfer_check_entry(transfer[i], realm, path, err);
+        if (st == MP_OK) st = xfer_add_entry(x, transfer[i].u_.cell_, ids, path, err);
+        if (st != MP_OK) {
             mpi_xfer_destroy(x);
             mpi_idtab_destroy(ids);
             mpi_idtab_init(ids, alc);
-            if (c->kind == MP_ARRAYBUFFER)
-                return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "Transfer list contains duplicate ArrayBuffer");
-            if (c->kind == MP_PORT)
-                return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "Transfer list contains duplicate MessagePort");
-            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "Transfer list contains duplicate host object");
+            return st;
         }
-        mpi_xfer_entry *e = &x->entries[x->n];
-        memset(e, 0, sizeof *e);
-        e->cell = c;
-        if (c->kind == MP_ARRAYBUFFER) {
-            e->ab_index = x->n_ab++;
-        } else if (c->kind == MP_PORT) {
-            e->port_index = x->n_ports++;
-        } else {
-            e->ht = mpi_host_type_find(c->realm, c->aux);
-        }
-        if (mpi_idtab_put(ids, c, MPI_XFER_MARK(x->n)) != MP_OK) {
-            mpi_xfer_destroy(x);
-            mpi_idtab_destroy(ids);
-            mpi_idtab_init(ids, alc);
-            return mpi_fail(err, MP_ENOMEM, MP_NO_OFFSET, NULL, NULL);
-        }
-        x->n++;
     }
     return MP_OK;
 }
@@ -843,6 +852,18 @@ mpi_codec_view_esize(uint32_t type)
     return type < MP_VIEW_TYPE_COUNT_ ? sizes[type] : 1;
 }
 
+/* The position of entry slot `slot` among the entries that exist (deleted
+ * ones leave empty slots until the table is compacted): what iteration
+ * would count. Only error paths ask, so a scan is fine. */
+static size_t
+live_entry_index(const mpi_map *m, size_t slot)
+{
+    size_t live = 0;
+    for (size_t i = 0; i < slot; i++)
+        live += m->entries[i].key.kind_ != MPI_TAG_EMPTY;
+    return live;
+}
+
 void
 mpi_path_step(mpi_pathbuf *p, const mpi_cell *container, size_t last, int phase)
 {
@@ -861,10 +882,11 @@ mpi_path_step(mpi_pathbuf *p, const mpi_cell *container, size_t last, int phase)
         break;
     }
     case MP_MAP:
-        mpi_path_append(p, "[[entries]][%u].%s", (unsigned)last, phase ? "value" : "key");
+        mpi_path_append(p, "[[entries]][%zu].%s", live_entry_index((const mpi_map *)container, last),
+                        phase ? "value" : "key");
         break;
     case MP_SET:
-        mpi_path_append(p, "[[entries]][%u]", (unsigned)last);
+        mpi_path_append(p, "[[entries]][%zu]", live_entry_index((const mpi_map *)container, last));
         break;
     case MP_ERROR:
         mpi_path_append(p, ".cause");

@@ -107,6 +107,14 @@ test_transfer_list_errors(void)
         list[1] = sab;
         EXPECT_CLONE_ERROR(direct, v, list, 2, MP_EDATACLONE, "transfer[1]",
                            "A SharedArrayBuffer could not be cloned. SharedArrayBuffer must not be transferred.");
+        /* One pass in list order, as Node: the duplicate at [1] is found
+         * before the bad entry after it. */
+        mp_value in_order[3] = {ok, ok, sab};
+        EXPECT_CLONE_ERROR(direct, v, in_order, 3, MP_EDATACLONE, "transfer[1]",
+                           "Transfer list contains duplicate ArrayBuffer");
+        in_order[2] = mp_number(1);
+        EXPECT_CLONE_ERROR(direct, v, in_order, 3, MP_EDATACLONE, "transfer[1]",
+                           "Transfer list contains duplicate ArrayBuffer");
 
         list[1] = ok;
         EXPECT_CLONE_ERROR(direct, v, list, 2, MP_EDATACLONE, "transfer[1]",
@@ -177,6 +185,25 @@ test_graph_errors(void)
         void *before;
         OK(mp_arraybuffer_data(ab, &before, NULL));
         EXPECT_CLONE_ERROR(direct, root, &ab, 1, MP_EDATACLONE, "root.items[3].handle",
+                           "host object of type 77 could not be cloned: no codec registered");
+        /* A Map's or Set's entry is named by its position among the
+         * entries that exist: deleted ones are not counted. */
+        mp_value dm, ds;
+        OK(mp_map_new(RA, &dm));
+        OK(mp_set_new(RA, &ds));
+        for (int i = 0; i < 5; i++) {
+            OK(mp_map_set(dm, mp_number(i), mp_null()));
+            OK(mp_set_add(ds, mp_number(i)));
+        }
+        for (int i = 0; i < 4; i++) {
+            OK(mp_map_delete(dm, mp_number(i)));
+            OK(mp_set_delete(ds, mp_number(i)));
+        }
+        OK(mp_map_set(dm, mpt_str(RA, "bad"), h));
+        OK(mp_set_add(ds, h));
+        EXPECT_CLONE_ERROR(direct, dm, NULL, 0, MP_EDATACLONE, "root[[entries]][1].value",
+                           "host object of type 77 could not be cloned: no codec registered");
+        EXPECT_CLONE_ERROR(direct, ds, NULL, 0, MP_EDATACLONE, "root[[entries]][1]",
                            "host object of type 77 could not be cloned: no codec registered");
         /* nothing was detached */
         void *after;
@@ -563,6 +590,27 @@ test_host_objects(void)
         CU_ASSERT_EQUAL(got->y, 4);
         CU_ASSERT_TRUE(got->moved);
         CU_ASSERT_EQUAL(sa.frees, sa.writes);
+
+        /* A listed host object the value never mentions is written and
+         * transferred, and its payload freed unread: no object is made
+         * for it in the target, directly as through bytes. */
+        point p3 = {5, 6, false}, p4 = {7, 8, false};
+        mp_value h3, h4, o2 = obj(RA);
+        OK(mp_host_new(RA, 5, &p3, &h3));
+        OK(mp_host_new(RA, 5, &p4, &h4));
+        OK(mp_object_set_utf8(o2, "p", h3));
+        mp_value listed[2] = {h3, h4};
+        int writes = sa.writes, reads = sb.reads, transfers = sa.transfers;
+        mp_realm_stats before = mp_realm_get_stats(RB);
+        OK(send(direct, o2, listed, 2, &out, NULL));
+        CU_ASSERT_EQUAL(sa.writes - writes, 2);
+        CU_ASSERT_EQUAL(sb.reads - reads, 1);
+        CU_ASSERT_EQUAL(sa.transfers - transfers, 2);
+        CU_ASSERT_EQUAL(p3.x, -1);
+        CU_ASSERT_EQUAL(p4.x, -1);
+        CU_ASSERT_EQUAL(sa.frees, sa.writes);
+        /* the clone, its one property and the one host object */
+        CU_ASSERT_EQUAL(mp_realm_get_stats(RB).values - before.values, 2);
     }
 }
 

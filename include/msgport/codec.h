@@ -167,7 +167,8 @@ MP_API mp_status mp_deserialize(mp_message *msg, mp_realm *realm, const mp_decod
  * On MP_OK *out is the clone, owned by `target`, and each listed
  * ArrayBuffer is detached, its store adopted by the clone's buffer (or
  * released if the value never mentions it); listed ports move to `target`
- * (or close, if never mentioned). On failure nothing is detached, *out is
+ * (or close, if never mentioned); listed host objects are transferred
+ * (read into `target` only where the value mentions them). On failure nothing is detached, *out is
  * untouched, and values already made in `target` are freed again. */
 MP_API mp_status mp_clone(mp_value v, mp_realm *target, const mp_value *transfer, size_t n_transfer, mp_value *out,
                           mp_error_info *err);
@@ -185,7 +186,10 @@ MP_API mp_status mp_clone(mp_value v, mp_realm *target, const mp_value *transfer
  *           MP_EDATACLONE).
  * read:     payload -> a new host pointer for the target realm. The payload
  *           stays owned by the message (take its contents if you want to
- *           move them); an error fails the deserialize.
+ *           move them); an error fails the deserialize. Called only for
+ *           host objects the value mentions: a listed one it never
+ *           mentions is written and transferred, its payload freed unread
+ *           (mp_deserialize and mp_clone alike).
  * free_payload: releases a payload; called exactly once per written payload
  *           when the message is freed, decoded or abandoned (may run on any
  *           thread, after the registering realm is gone). May be NULL.
