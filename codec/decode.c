@@ -23,7 +23,8 @@ typedef struct dframe {
     uint32_t np;      /* arrays: named properties after the elements */
     uint32_t last;    /* sparse arrays: next index must be >= this */
     uint8_t kind;
-    uint8_t phase;      /* arrays: 0 elements, 1 props; maps: 0 key, 1 value */
+    uint8_t phase;      /* arrays: 0 elements, 1 props; maps: 0 key, 1 value;
+                         * objects: 1 once keys came out of order (read_object_prop) */
     uint8_t shape;      /* objects: 1 + the shape its keys have matched so far, or 0 */
     uint32_t shape_gen; /* that shape's generation when the object began */
 } dframe;
@@ -941,20 +942,41 @@ is_index_key(const mpi_string *s)
     return v <= 4294967294u;
 }
 
-/* Reads a key and a value into a property table; rejects duplicates. */
+/* Reads a key and a value into an array's named properties; rejects
+ * duplicates and array-index keys (those are elements). */
 static bool
-read_prop(dec *d, mpi_props *props, bool named_only)
+read_array_prop(dec *d, mpi_props *props)
 {
     size_t at = OFF(d, d->p);
     mpi_string *key;
     if (!read_string(d, &key, "a property key")) return false;
-    if (named_only && is_index_key(key))
+    if (is_index_key(key))
         return dfail(d, MP_EDECODE, at, "array-index key among an array's named properties"), false;
     mp_value v;
     if (!read_value(d, &v, false)) return false;
     bool dup;
     if (mpi_props_add(d->realm, props, key, v, &dup) != MP_OK) return NOMEM(d, at), false;
     if (dup) return dfail(d, MP_EDECODE, at, "duplicate property key"), false;
+    return true;
+}
+
+/* Reads a key and a value into the object of frame fi; rejects duplicates.
+ * Keys may come in any order: index keys out of order are appended and
+ * the table put in order once, after its last key (`last`). */
+static bool
+read_object_prop(dec *d, mpi_object *o, size_t fi, bool last)
+{
+    size_t at = OFF(d, d->p);
+    mpi_string *key;
+    if (!read_string(d, &key, "a property key")) return false;
+    mp_value v;
+    if (!read_value(d, &v, false)) return false;
+    dframe *f = mpi_stk_at(&d->stack, fi); /* read_value may have moved the stack */
+    bool unordered = f->phase != 0, dup;
+    if (mpi_props_add_any_order(d->realm, &o->props, key, v, &dup, &unordered) != MP_OK) return NOMEM(d, at), false;
+    if (dup) return dfail(d, MP_EDECODE, at, "duplicate property key"), false;
+    f->phase = unordered;
+    if (last && unordered && mpi_props_order_keys(d->realm, &o->props) != MP_OK) return NOMEM(d, at), false;
     return true;
 }
 
@@ -1051,7 +1073,7 @@ step(dec *d)
         }
         if (f->i == f->np) break;
         f->i++;
-        return read_prop(d, &a->props, true);
+        return read_array_prop(d, &a->props);
     }
     case DF_OBJECT: {
         /* Properties are read in one step until a value pushes a frame.
@@ -1092,7 +1114,7 @@ step(dec *d)
                 keys = NULL;
                 f->shape = 0;
             }
-            if (!read_prop(d, &o->props, false)) return false;
+            if (!read_object_prop(d, o, fi, i + 1 == n)) return false;
             if (i + 1 == n) record_shape(d, &o->props, n);
             if (d->stack.len != fi + 1) return true;
         }

@@ -737,6 +737,19 @@ mpi_props_add(mp_realm *r, mpi_props *p, mpi_string *key, mp_value value, bool *
     return mpi_props_add_slow(r, p, key, value, dup);
 }
 
+/* For the decoder, whose messages may list an object's keys in any order:
+ * as mpi_props_add, except that an array-index key that belongs before
+ * keys already in the table is appended and *unordered set, and once it is
+ * set every key is appended. The table is then out of order (only the
+ * decoder sees it) until mpi_props_order_keys, so n keys in any order cost
+ * O(n log n) rather than a move of the table per key. */
+mp_status mpi_props_add_any_order(mp_realm *r, mpi_props *p, mpi_string *key, mp_value value, bool *dup,
+                                  bool *unordered);
+/* Puts a table filled through mpi_props_add_any_order in JavaScript order
+ * (index keys first, ascending; the others in the order they came) and
+ * rebuilds its hash index. MP_ENOMEM leaves it as it was. */
+mp_status mpi_props_order_keys(mp_realm *r, mpi_props *p);
+
 /* For builders that made m with room for every entry they add (used <
  * cap, index allocated): adds key -> value (Sets: value unused) in one hash
  * and one probe, or returns false, changing nothing, if an equal key

@@ -4,6 +4,8 @@
  * kept. Deleting a named key leaves a tombstone (key NULL) that is
  * compacted away when the slots fill up; deleting an index key closes the
  * gap at once so the index region stays sorted and gap-free. */
+#include <stdlib.h>
+
 #include "value_internal.h"
 
 #define PROPS_HASH_MIN 8u
@@ -156,6 +158,75 @@ mpi_props_add_slow(mp_realm *r, mpi_props *p, mpi_string *key, mp_value value, b
         return MP_OK;
     }
     return mpi_props_set(r, p, key, value);
+}
+
+mp_status
+mpi_props_add_any_order(mp_realm *r, mpi_props *p, mpi_string *key, mp_value value, bool *dup, bool *unordered)
+{
+    if (!*unordered) {
+        uint32_t idx;
+        uint16_t c0 = key->length ? mpi_string_unit(key, 0) : 0;
+        /* In order: a named key (it goes last), or an index key above every
+         * key so far, all of them index keys. */
+        if (c0 < '0' || c0 > '9' || !mpi_string_array_index(key, &idx) ||
+            (p->index_keys == p->used && (p->used == 0 || index_of_slot(&p->slots[p->used - 1]) < idx)))
+            return mpi_props_add(r, p, key, value, dup);
+        *unordered = true;
+    }
+    *dup = mpi_props_find(p, key) != NULL;
+    if (*dup) return MP_OK;
+    mp_status st = reserve_one(r, p);
+    if (st != MP_OK) return st;
+    p->slots[p->used].key = key;
+    p->slots[p->used].value = value;
+    if (p->hash) hash_insert(p, p->used);
+    p->used++;
+    p->live++;
+    return MP_OK;
+}
+
+typedef struct indexed_prop {
+    uint32_t index;
+    mpi_prop prop;
+} indexed_prop;
+
+static int
+compare_indexes(const void *a, const void *b)
+{
+    uint32_t x = ((const indexed_prop *)a)->index, y = ((const indexed_prop *)b)->index;
+    return (x > y) - (x < y);
+}
+
+mp_status
+mpi_props_order_keys(mp_realm *r, mpi_props *p)
+{
+    uint32_t total = p->index_keys, idx;
+    for (uint32_t i = p->index_keys; i < p->used; i++)
+        total += p->slots[i].key && mpi_string_array_index(p->slots[i].key, &idx);
+    if (total == p->index_keys) return MP_OK;
+    indexed_prop *tmp = mpi_malloc(&r->alc, (size_t)total * sizeof *tmp);
+    if (!tmp) return MP_ENOMEM;
+    uint32_t t = 0;
+    for (; t < p->index_keys; t++)
+        tmp[t] = (indexed_prop){index_of_slot(&p->slots[t]), p->slots[t]};
+    /* The other keys move up to the end, keeping their order (walking
+     * down, the write position never passes the read one). */
+    uint32_t w = p->used;
+    for (uint32_t i = p->used; i-- > p->index_keys;) {
+        if (p->slots[i].key && mpi_string_array_index(p->slots[i].key, &idx))
+            tmp[t++] = (indexed_prop){idx, p->slots[i]};
+        else
+            p->slots[--w] = p->slots[i];
+    }
+    /* Distinct indexes (the table has no duplicate keys): any sort is
+     * stable enough. */
+    qsort(tmp, total, sizeof *tmp, compare_indexes);
+    for (uint32_t i = 0; i < total; i++)
+        p->slots[i] = tmp[i].prop;
+    mpi_free(&r->alc, tmp);
+    p->index_keys = total;
+    hash_rebuild(p);
+    return MP_OK;
 }
 
 mp_status
