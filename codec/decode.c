@@ -1100,7 +1100,9 @@ step(dec *d)
                     mpi_short_words(p + 1, len, &a, &b);
                     matched = a == k->a && b == k->b;
                 }
-                if (MPI_LIKELY(matched)) {
+                /* The limit applies to keys as to any string: a longer
+                 * key takes the general path, which refuses it. */
+                if (MPI_LIKELY(matched && len <= d->lim.max_string_length)) {
                     d->p = p + 1 + len;
                     /* Keys 0..i-1 came from the shape too: slot i is next
                      * (read into it directly, as for array elements). */

@@ -175,6 +175,34 @@ test_shapes_sizes_and_nesting(void)
     teardown();
 }
 
+/* max_string_length holds for keys matched against a recorded shape as
+ * for any other string. */
+static void
+test_shapes_obey_string_limit(void)
+{
+    setup();
+    mp_value out;
+    /* [{a:1, b:2}, {a:1, b:2}] records the shape {a, b} in B */
+    const uint8_t twice[] = {0x92, 0x82, 0xa1, 'a', 1, 0xa1, 'b', 2, 0x82, 0xa1, 'a', 1, 0xa1, 'b', 2};
+    CU_ASSERT_EQUAL_FATAL(decode(twice, sizeof twice, &out), MP_OK);
+    const uint8_t once[] = {1, 0x82, 0xa1, 'a', 1, 0xa1, 'b', 2};
+    mp_decode_limits lim = mp_decode_limits_default();
+    lim.max_string_length = 0;
+    mp_message *m;
+    mp_error_info err;
+    CU_ASSERT_EQUAL_FATAL(mp_message_from_bytes(once, sizeof once, NULL, &m), MP_OK);
+    CU_ASSERT_EQUAL(mp_deserialize(m, B, &lim, &out, &err), MP_ELIMIT);
+    CU_ASSERT_EQUAL(err.offset, 2);
+    CU_ASSERT_STRING_EQUAL(err.detail, "max_string_length (0) exceeded by a string of 1 bytes");
+    /* and within the limit, the shape still serves */
+    lim.max_string_length = 1;
+    CU_ASSERT_EQUAL_FATAL(mp_message_from_bytes(once, sizeof once, NULL, &m), MP_OK);
+    CU_ASSERT_EQUAL(mp_deserialize(m, B, &lim, &out, &err), MP_OK);
+    char buf[16];
+    CU_ASSERT_STRING_EQUAL(keys_of(out, buf, sizeof buf), "a,b");
+    teardown();
+}
+
 /* A duplicate key must be found even where the shape path is taken. */
 static void
 test_shapes_reject_duplicates(void)
@@ -821,6 +849,7 @@ main(void)
         {"shapes that change from object to object", test_shapes_that_change},
         {"shapes of many sizes, nested", test_shapes_sizes_and_nesting},
         {"duplicate keys found on the shape path", test_shapes_reject_duplicates},
+        {"string limit on the shape path", test_shapes_obey_string_limit},
         {"shapes kept in the realm across messages", test_shapes_across_messages},
         {"number fast paths, whole and cut", test_number_tokens},
         {"strings of every short length, atoms and not", test_short_strings},
