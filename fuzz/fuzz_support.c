@@ -371,7 +371,7 @@ mpf_limits(unsigned mode)
         l.max_depth = 16;
         l.max_bytes = 2048;
         l.max_objects = 64;
-        l.max_string_length = 48;
+        l.max_string_length = 12; /* below an atom's 16 bytes: keys of kept shapes reach it */
         l.max_buffer_length = 64;
         l.max_reserve = 16; /* below max_buffer_length, so both limits are reachable */
     } else {

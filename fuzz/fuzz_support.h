@@ -18,6 +18,11 @@
  *   bit 3 (MPF_MODE_FAIL_ALLOC, fuzz_decode): the decoding realm's
  *         allocator fails exactly once, at call number
  *         mpf_fail_at(mode) during mp_deserialize (bits 4-7 pick it).
+ *   bit 4 without bit 3 (MPF_MODE_KEEP_REALM, fuzz_decode): decode into a
+ *         realm kept from one input to the next (one per bit 2 setting,
+ *         renewed every 256 inputs), so the atoms and object shapes that
+ *         earlier messages left in it, under other limits too, serve this
+ *         one; a finding may then need the inputs before it.
  * Other bits are ignored. */
 #ifndef MSGPORT_FUZZ_SUPPORT_H
 #define MSGPORT_FUZZ_SUPPORT_H
@@ -31,6 +36,7 @@
 #define MPF_MODE_SAME_REALM 4u
 #define MPF_MODE_HOST_FAILS 4u
 #define MPF_MODE_FAIL_ALLOC 8u
+#define MPF_MODE_KEEP_REALM 16u
 
 /* Host types: KNOWN is registered in every realm the targets make; OTHER
  * only in the realm that writes the synthetic side tables, so decoding it
