@@ -691,8 +691,11 @@ xfer_check_entry(mp_value t, mp_realm **realm, const char *path, mp_error_info *
         return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
                         "A SharedArrayBuffer could not be cloned. SharedArrayBuffer must not be transferred.");
     case MP_PORT:
-        /* Closed or already shipped. The source port is refused by the
-         * port layer, which knows it. */
+        /* Closed, already shipped, or its close event received. The
+         * source port is refused by the port layer, which knows it. */
+        if (mpi_port_is_broadcast(t.u_.cell_))
+            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
+                            "Found invalid value in transferList. (a broadcast channel cannot be transferred)");
         if (!mpi_port_transferable(t.u_.cell_))
             return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "MessagePort in transfer list is already detached");
         break;

@@ -2,8 +2,9 @@
  * message, messages posted to it while in flight are kept and arrive at
  * the new owner in posting order, also when it is transferred twice and
  * while another thread keeps posting; the DataCloneErrors (source port,
- * detached or shipped port, duplicates, a port not listed) detach
- * nothing; a message carrying a port that is never read closes that port.
+ * detached, shipped or closed-by-its-peer port, a broadcast channel,
+ * duplicates, a port not listed) detach nothing; a message carrying a port
+ * that is never read closes that port, also down a chain of 200,000.
  *
  * CUnit is not thread-safe: helper threads record, the main thread asserts. */
 #include <pthread.h>
@@ -260,6 +261,27 @@ test_errors_detach_nothing(void)
     CU_ASSERT_EQUAL(mp_port_post(a, ab, l5, 2, &err), MP_EDATACLONE);
     CU_ASSERT_STRING_EQUAL(err.detail, "MessagePort in transfer list is already detached");
     CU_ASSERT(!mp_arraybuffer_is_detached(ab));
+    /* A port whose close event it has received is closed too. */
+    /* e was closed above: f has its close event */
+    mp_value v;
+    CU_ASSERT_EQUAL(mp_port_try_receive(f, NULL, &v, NULL), MP_ECLOSED);
+    CU_ASSERT(mp_port_is_closed(f));
+    mp_value l6[2] = {ab, f};
+    CU_ASSERT_EQUAL(mp_port_post(a, ab, l6, 2, &err), MP_EDATACLONE);
+    CU_ASSERT_STRING_EQUAL(err.path, "transfer[1]");
+    CU_ASSERT_STRING_EQUAL(err.detail, "MessagePort in transfer list is already detached");
+    CU_ASSERT(!mp_arraybuffer_is_detached(ab));
+    /* A broadcast channel is not transferable. */
+    mp_value bc;
+    OK(mp_broadcast_open(r, "test_port_transfer", &bc));
+    mp_value l7[2] = {ab, bc};
+    CU_ASSERT_EQUAL(mp_port_post(a, ab, l7, 2, &err), MP_EDATACLONE);
+    CU_ASSERT_STRING_EQUAL(err.path, "transfer[1]");
+    CU_ASSERT_STRING_EQUAL(err.detail,
+                           "Found invalid value in transferList. (a broadcast channel cannot be transferred)");
+    CU_ASSERT(!mp_arraybuffer_is_detached(ab));
+    CU_ASSERT(!mp_port_is_closed(bc));
+    OK(mp_port_close(bc));
 
     /* The same port twice in the graph is one port on arrival. */
     mp_value g, h, arr;
@@ -316,6 +338,35 @@ test_unread_carried_port_closes(void)
     CU_ASSERT_EQUAL(mp_number_value(v), 5);
     CU_ASSERT_EQUAL(mp_port_try_receive(h, NULL, &v, NULL), MP_ECLOSED);
     mp_realm_free(r);
+}
+
+/* A chain of ports each carried in the queue of the one before: closing
+ * the first closes them all, in a loop (it recursed once per port and
+ * overflowed the stack past about 40,000), and the far end sees close. */
+static void
+test_long_chain_of_carried_ports(void)
+{
+    for (int how = 0; how < 2; how++) {
+        mp_realm *r;
+        OK(mp_realm_new(NULL, &r));
+        mp_value head, end;
+        OK(mp_channel_new(r, NULL, &head, &end));
+        mp_status st = MP_OK;
+        for (int i = 0; i < 200000 && st == MP_OK; i++) {
+            mp_value c, d;
+            st = mp_channel_new(r, NULL, &c, &d);
+            if (st == MP_OK) st = mp_port_post(end, c, &c, 1, NULL); /* c waits in the queue of end's peer */
+            end = d;
+        }
+        CU_ASSERT_EQUAL_FATAL(st, MP_OK);
+        mp_value v;
+        CU_ASSERT_EQUAL(mp_port_try_receive(end, NULL, &v, NULL), MP_EAGAIN);
+        if (how == 0) {
+            OK(mp_port_close(head));
+            CU_ASSERT_EQUAL(mp_port_try_receive(end, NULL, &v, NULL), MP_ECLOSED);
+        }
+        mp_realm_free(r); /* how 1: the realm's end closes the chain */
+    }
 }
 
 /* ---- a port in workerData ---------------------------------------------------------------------- */
@@ -412,6 +463,7 @@ main(void)
         {"two hops on two threads while a third posts", test_transferred_twice_while_posting},
         {"DataCloneErrors detach nothing", test_errors_detach_nothing},
         {"an unread carried port closes", test_unread_carried_port_closes},
+        {"a long chain of carried ports closes without recursion", test_long_chain_of_carried_ports},
         {"a port in workerData", test_port_in_worker_data},
         {"the old handle controls nothing", test_old_handle_controls_nothing},
         {NULL, NULL},

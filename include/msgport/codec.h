@@ -76,8 +76,8 @@ MP_API mp_message_info mp_message_get_info(const mp_message *msg);
  *
  * Order, as in Node: (1) the transfer list is validated — each entry must
  * be a detachable, not detached ArrayBuffer, an open port not yet
- * transferred, or a host object whose type has a transfer hook, each listed
- * once; the DataCloneError texts are Node's ("Found invalid value in
+ * transferred (nor a broadcast channel's), or a host object whose type has
+ * a transfer hook, each listed once, checked in list order; the DataCloneError texts are Node's ("Found invalid value in
  * transferList.", "Transfer list contains duplicate ArrayBuffer", "An
  * ArrayBuffer is detached and could not be cloned.", "ArrayBuffer is not
  * detachable and could not be cloned.", "A SharedArrayBuffer could not be

@@ -45,9 +45,13 @@
  * message: the sender's handle is detached (MP_ECLOSED from then on), and
  * messages posted to the port while it is in flight stay in its queue and
  * reach the new owner in posting order. Transferring the source port, a
- * port of the same channel, a closed or an already shipped port is
- * MP_EDATACLONE with nothing detached; a message that carries a port and
- * is never read closes that port (its peer sees close). The port's fd and
+ * port of the same channel, a closed port (also one that has received its
+ * close event: mp_port_is_closed), an already shipped port or a broadcast
+ * channel's port is MP_EDATACLONE with nothing detached; a message that
+ * carries a port and is never read closes that port (its peer sees close),
+ * and so on down any chain of ports carried in each other's queues. Two
+ * ports carried in each other's queues (a cycle no handle reaches) are
+ * never closed: keep them out of such loops. The port's fd and
  * callback do not move: the new owner sets its own.
  *
  * WAKE-UPS. A receiver is woken only when it sleeps (blocked in

@@ -915,8 +915,16 @@ mp_port_dispatch(mp_value port, size_t max_batch, size_t *dispatched)
 bool
 mpi_port_transferable(const mpi_cell *c)
 {
+    mpi_port *p = (mpi_port *)(uintptr_t)c;
+    return p->core && atomic_load_explicit(&p->state, memory_order_acquire) == MPI_PORT_LIVE &&
+           !atomic_load_explicit(&p->core->eof, memory_order_acquire);
+}
+
+bool
+mpi_port_is_broadcast(const mpi_cell *c)
+{
     const mpi_port *p = (const mpi_port *)c;
-    return p->core && atomic_load_explicit(&((mpi_port *)p)->state, memory_order_acquire) == MPI_PORT_LIVE;
+    return p->core && p->core->group->name != NULL;
 }
 
 mpi_port_core *
@@ -953,12 +961,30 @@ mpi_port_fill(mpi_cell *handle, mpi_port_core *core)
     ((mpi_port *)handle)->core = core;
 }
 
+/* Closing a port frees the messages queued for it, which close the ports
+ * they carry, whose queues may carry more: a chain of any length. A
+ * release started while another runs on this thread is queued here and
+ * done by the outer one's loop, so the stack stays flat. */
+static _Thread_local mpi_port_core *release_queue;
+static _Thread_local bool releasing;
+
 void
 mpi_port_release(mpi_port_core *core)
 {
     if (!core) return;
-    core_close(core);
-    mpi_core_unref(core);
+    if (releasing) {
+        core->release_next = release_queue;
+        release_queue = core;
+        return;
+    }
+    releasing = true;
+    while (core) {
+        core_close(core);
+        mpi_core_unref(core);
+        core = release_queue;
+        if (core) release_queue = core->release_next;
+    }
+    releasing = false;
 }
 
 /* ---- lifetime ------------------------------------------------------------------------- */

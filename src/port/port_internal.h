@@ -71,6 +71,9 @@ typedef struct mpi_port_core {
     _Atomic size_t popped; /* messages ever taken */
     _Atomic bool closed;   /* disentangled by its own side: nothing more is queued */
     _Atomic bool eof;      /* the close event was consumed by the receiver */
+    /* Carried by a message being freed while another release runs on this
+     * thread: mpi_port_release closes it from its loop, not by recursion. */
+    struct mpi_port_core *release_next;
     int efd;               /* eventfd, -1 until mp_port_fd */
     bool efd_set;          /* efd counter is non-zero */
     mp_port_callback cb;
@@ -130,8 +133,12 @@ void mpi_port_handle_destroy(mpi_port *p);
 
 /* ---- port transfer, called by the codec ---------------------------------------- */
 
-/* True if the MP_PORT cell c may be transferred: open and not shipped. */
+/* True if the MP_PORT cell c may be transferred: open, not shipped, and
+ * its close event not received (mp_port_is_closed would say true). */
 bool mpi_port_transferable(const mpi_cell *c);
+/* True if c is a port of a named broadcast channel, which cannot be
+ * transferred (a BroadcastChannel is not transferable). */
+bool mpi_port_is_broadcast(const mpi_cell *c);
 /* Commit of a transfer (cannot fail): the handle c becomes detached
  * (shipped) and the core, with a new reference for the message, is
  * returned. The core stays in its group, so its siblings keep queueing
