@@ -81,6 +81,22 @@ test_primitives(void)
     CHECK_PRINT(mp_number(1.7976931348623157e308), "1.7976931348623157e+308");
     CHECK_PRINT(mp_number(9007199254740993.0), "9007199254740992");
     CHECK_PRINT(mp_number(-123.456), "-123.456");
+    /* Powers of two whose shortest digits are not printf's correctly rounded
+     * ones at that length (the doubles below a power of two are closer
+     * together than above, so the rounded decimal below does not read
+     * back): expected texts from Python's repr, the same as JavaScript's. */
+    CHECK_PRINT(mp_number(ldexp(1, -383)), "5.075883674631299e-116");
+    CHECK_PRINT(mp_number(ldexp(1, -1017)), "7.120236347223045e-307");
+    CHECK_PRINT(mp_number(ldexp(1, -1007)), "7.291122019556398e-304");
+    CHECK_PRINT(mp_number(ldexp(1, -957)), "8.209073602596753e-289");
+    CHECK_PRINT(mp_number(ldexp(1, -808)), "5.858190679279809e-244");
+    CHECK_PRINT(mp_number(ldexp(1, -791)), "7.678447687145631e-239");
+    /* Every power of two reads back as itself. */
+    for (int e = -1074; e <= 1023; e++) {
+        char *got = render(mp_number(ldexp(1, e)), 0);
+        CU_ASSERT_EQUAL(strtod(got, NULL), ldexp(1, e));
+        free(got);
+    }
 }
 
 static void

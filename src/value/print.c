@@ -128,6 +128,64 @@ out_bounded_finish(pr_out *o)
 
 /* ---- numbers ---------------------------------------------------------------- */
 
+/* Turns tmp, "D.DDDe±X" from printf's %e, into the decimal with as many
+ * digits next to it above (up) or below (down), in the same form and with
+ * the same decimal point (strtod reads it back in the same locale); false
+ * if there is none. */
+static bool
+other_neighbour(char *tmp, bool up)
+{
+    char *e = strchr(tmp, 'e');
+    if (!e) return false;
+    int exp = atoi(e + 1);
+    char digits[24], point[8] = "";
+    int k = 0;
+    for (const char *s = tmp; s < e; s++) {
+        if (*s >= '0' && *s <= '9') {
+            if (k < 20) digits[k++] = *s;
+        } else if (k == 1) {
+            size_t n = strlen(point);
+            if (n + 1 < sizeof point) {
+                point[n] = *s;
+                point[n + 1] = '\0';
+            }
+        }
+    }
+    int i = k - 1;
+    if (up) {
+        while (i >= 0 && digits[i] == '9')
+            digits[i--] = '0';
+        if (i < 0) { /* 9.99 -> 10.0: one more digit in front, one fewer behind */
+            memmove(digits + 1, digits, (size_t)k - 1);
+            digits[0] = '1';
+            exp++;
+        } else {
+            digits[i]++;
+        }
+    } else {
+        while (i >= 0 && digits[i] == '0')
+            digits[i--] = '9';
+        if (i < 0) return false;
+        digits[i]--;
+        if (digits[0] == '0') { /* 1.00 -> 0.999: shift the nines up */
+            if (k == 1) return false;
+            memmove(digits, digits + 1, (size_t)k - 1);
+            digits[k - 1] = '9';
+            exp--;
+        }
+    }
+    char *p = tmp;
+    *p++ = digits[0];
+    if (k > 1) {
+        memcpy(p, point, strlen(point));
+        p += strlen(point);
+        memcpy(p, digits + 1, (size_t)k - 1);
+        p += k - 1;
+    }
+    snprintf(p, 8, "e%d", exp);
+    return true;
+}
+
 size_t
 mpi_format_number(double d, char *buf)
 {
@@ -142,12 +200,16 @@ mpi_format_number(double d, char *buf)
         *p++ = '-';
         d = -d;
     }
-    /* The fewest significant digits that read back as d; printf rounds
-     * correctly, so among those it gives the closest, as ECMAScript asks. */
+    /* The fewest significant digits that read back as d, and among those
+     * the closest to d, as ECMAScript asks. At each length the candidates
+     * are the two decimals around d: printf's correctly rounded one (the
+     * closer), then the other, which alone may read back when d is a power
+     * of two (the doubles below it are closer together than above). */
     char tmp[48];
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
-        if (strtod(tmp, NULL) == d) break;
+        double back = strtod(tmp, NULL);
+        if (back == d || (prec < 17 && other_neighbour(tmp, back < d) && strtod(tmp, NULL) == d)) break;
     }
     /* Digits and decimal exponent, whatever the locale's decimal point. */
     char digits[24];
