@@ -196,7 +196,11 @@ MP_API size_t mp_bigint_to_string(mp_value b, char *buf, size_t cap);
  * mp_object_new leaves room for the first 4 properties in the object's own
  * block (168 bytes counted in the realm's `bytes` on 64-bit targets). */
 MP_API mp_status mp_object_new(mp_realm *realm, mp_value *out);
-/* Adds or overwrites. MP_ETYPE if obj is not an Object/Array or key not a string. */
+/* Adds or overwrites. MP_ETYPE if obj is not an Object/Array or key not a string.
+ * Array-index keys ("0"..."4294967294") stay first, ascending, in one table
+ * with the others: adding or deleting one that other keys follow moves
+ * those keys, O(properties). Many integer keys added in any order (or
+ * after named ones) are quadratic: use an Array or a Map for those. */
 MP_API mp_status mp_object_set(mp_value obj, mp_value key, mp_value value);
 MP_API mp_status mp_object_set_utf8(mp_value obj, const char *key, mp_value value);
 /* MP_ENOTFOUND (out = undefined) if absent. */
@@ -225,7 +229,9 @@ MP_API uint32_t mp_array_length(mp_value arr);
 MP_API mp_status mp_array_set_length(mp_value arr, uint64_t length);
 /* MP_ENOTFOUND (out = undefined) for a hole or index >= length. */
 MP_API mp_status mp_array_get(mp_value arr, uint32_t index, mp_value *out);
-/* Grows the length to index + 1 if needed; index <= 4294967294. */
+/* Grows the length to index + 1 if needed; index <= 4294967294. A sparse
+ * array (see mp_array_new) keeps its elements sorted: setting a new one
+ * below the highest costs O(elements), so fill sparse arrays upward. */
 MP_API mp_status mp_array_set(mp_value arr, uint32_t index, mp_value value);
 MP_API mp_status mp_array_push(mp_value arr, mp_value value);
 /* Leaves a hole; the length is unchanged. Deleting a hole is MP_OK. */
@@ -295,7 +301,12 @@ MP_API mp_status mp_map_get(mp_value map, mp_value key, mp_value *out); /* MP_EN
 MP_API bool mp_map_has(mp_value map, mp_value key);
 MP_API mp_status mp_map_delete(mp_value map, mp_value key); /* MP_ENOTFOUND */
 MP_API size_t mp_map_size(mp_value map);
-/* Insertion order; start with *cursor = 0. */
+/* Insertion order; start with *cursor = 0 (also for mp_set_next).
+ * Changing values and deleting entries during a walk are fine (a deleted
+ * entry not yet reached is not visited). Unlike JavaScript, adding entries
+ * during a walk may make it skip entries it has not reached (the table
+ * drops its deleted entries to make room, which moves the others): add
+ * after the walk. */
 MP_API bool mp_map_next(mp_value map, size_t *cursor, mp_value *key, mp_value *value);
 
 MP_API mp_status mp_set_new(mp_realm *realm, mp_value *out);
