@@ -681,64 +681,76 @@ mpi_idtab_free_slots(mpi_idtab *t)
     t->slots = NULL;
 }
 
-/* The checks of one transfer-list entry that need no other entry; the
- * first entry also fixes the realm every other must belong to. */
+/* A failure of transfer-list entry i, its path "transfer[i]" made only now
+ * (every post with a transfer list checks its entries). */
 static mp_status
-xfer_check_entry(mp_value t, mp_realm **realm, const char *path, mp_error_info *err)
+entry_fail(mp_error_info *err, mp_status code, size_t i, const char *fmt, ...)
+{
+    char path[32];
+    snprintf(path, sizeof path, "transfer[%zu]", i);
+    va_list ap;
+    va_start(ap, fmt);
+    mpi_vfail(err, code, MP_NO_OFFSET, path, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* The checks of entry i that need no other entry; the first entry also
+ * fixes the realm every other must belong to. */
+static mp_status
+xfer_check_entry(mp_value t, size_t i, mp_realm **realm, mp_error_info *err)
 {
     switch (t.kind_) {
     case MP_SHAREDARRAYBUFFER:
-        return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
-                        "A SharedArrayBuffer could not be cloned. SharedArrayBuffer must not be transferred.");
+        return entry_fail(err, MP_EDATACLONE, i,
+                          "A SharedArrayBuffer could not be cloned. SharedArrayBuffer must not be transferred.");
     case MP_PORT:
         /* Closed, already shipped, or its close event received. The
          * source port is refused by the port layer, which knows it. */
         if (mpi_port_is_broadcast(t.u_.cell_))
-            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
-                            "Found invalid value in transferList. (a broadcast channel cannot be transferred)");
+            return entry_fail(err, MP_EDATACLONE, i,
+                              "Found invalid value in transferList. (a broadcast channel cannot be transferred)");
         if (!mpi_port_transferable(t.u_.cell_))
-            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "MessagePort in transfer list is already detached");
+            return entry_fail(err, MP_EDATACLONE, i, "MessagePort in transfer list is already detached");
         break;
     case MP_ARRAYBUFFER: {
         mpi_arraybuffer *ab = t.u_.cell_;
         if (ab->h.flags & MPI_AB_DETACHED)
-            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "An ArrayBuffer is detached and could not be cloned.");
+            return entry_fail(err, MP_EDATACLONE, i, "An ArrayBuffer is detached and could not be cloned.");
         if (ab->h.flags & MPI_AB_NOT_DETACHABLE)
-            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
-                            "ArrayBuffer is not detachable and could not be cloned.");
+            return entry_fail(err, MP_EDATACLONE, i, "ArrayBuffer is not detachable and could not be cloned.");
         break;
     }
     case MP_HOST: {
         mpi_host *h = t.u_.cell_;
         const mpi_host_type *ht = mpi_host_type_find(h->h.realm, h->h.aux);
         if (!ht || !ht->hooks.transfer)
-            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path,
-                            "Found invalid value in transferList. (host type %u is not transferable)",
-                            (unsigned)h->h.aux);
+            return entry_fail(err, MP_EDATACLONE, i,
+                              "Found invalid value in transferList. (host type %u is not transferable)",
+                              (unsigned)h->h.aux);
         break;
     }
     default:
-        return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "Found invalid value in transferList.");
+        return entry_fail(err, MP_EDATACLONE, i, "Found invalid value in transferList.");
     }
     mpi_cell *c = t.u_.cell_;
     if (!*realm) *realm = c->realm;
-    if (c->realm != *realm)
-        return mpi_fail(err, MP_EREALM, MP_NO_OFFSET, path, "transfer list entry belongs to another realm");
+    if (c->realm != *realm) return entry_fail(err, MP_EREALM, i, "transfer list entry belongs to another realm");
     return MP_OK;
 }
 
-/* Records a checked entry (its placeholder in ids), unless it is listed
+/* Records checked entry i (its placeholder in ids), unless it is listed
  * already. */
 static mp_status
-xfer_add_entry(mpi_xfer *x, mpi_cell *c, mpi_idtab *ids, const char *path, mp_error_info *err)
+xfer_add_entry(mpi_xfer *x, mpi_cell *c, size_t i, mpi_idtab *ids, mp_error_info *err)
 {
     uintptr_t seen;
     if (mpi_idtab_get(ids, c, &seen)) {
         if (c->kind == MP_ARRAYBUFFER)
-            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "Transfer list contains duplicate ArrayBuffer");
+            return entry_fail(err, MP_EDATACLONE, i, "Transfer list contains duplicate ArrayBuffer");
         if (c->kind == MP_PORT)
-            return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "Transfer list contains duplicate MessagePort");
-        return mpi_fail(err, MP_EDATACLONE, MP_NO_OFFSET, path, "Transfer list contains duplicate host object");
+            return entry_fail(err, MP_EDATACLONE, i, "Transfer list contains duplicate MessagePort");
+        return entry_fail(err, MP_EDATACLONE, i, "Transfer list contains duplicate host object");
     }
     mpi_xfer_entry *e = &x->entries[x->n];
     memset(e, 0, sizeof *e);
@@ -768,10 +780,8 @@ mpi_xfer_prepare(mpi_xfer *x, mp_realm **realm, const mp_value *transfer, size_t
      * then detached / not detachable, then duplicate) before the next, so
      * the first bad entry is the one reported. Nothing is mutated here. */
     for (size_t i = 0; i < n; i++) {
-        char path[32];
-        snprintf(path, sizeof path, "transfer[%zu]", i);
-        mp_status st = xfer_check_entry(transfer[i], realm, path, err);
-        if (st == MP_OK) st = xfer_add_entry(x, transfer[i].u_.cell_, ids, path, err);
+        mp_status st = xfer_check_entry(transfer[i], i, realm, err);
+        if (st == MP_OK) st = xfer_add_entry(x, transfer[i].u_.cell_, i, ids, err);
         if (st != MP_OK) {
             mpi_xfer_destroy(x);
             mpi_idtab_destroy(ids);

@@ -74,10 +74,11 @@ MP_API mp_message_info mp_message_get_info(const mp_message *msg);
  * transferable host objects listed in transfer[0..n_transfer) (NULL with
  * n_transfer > 0 is MP_EINVAL).
  *
- * Order, as in Node: (1) the transfer list is validated — each entry must
- * be a detachable, not detached ArrayBuffer, an open port not yet
- * transferred (nor a broadcast channel's), or a host object whose type has
- * a transfer hook, each listed once, checked in list order; the DataCloneError texts are Node's ("Found invalid value in
+ * Order, as in Node: (1) the transfer list is validated, entry by entry in
+ * list order — each entry must be a detachable, not detached ArrayBuffer,
+ * an open port not yet transferred (nor a broadcast channel's), or a host
+ * object whose type has a transfer hook, each listed once; the
+ * DataCloneError texts are Node's ("Found invalid value in
  * transferList.", "Transfer list contains duplicate ArrayBuffer", "An
  * ArrayBuffer is detached and could not be cloned.", "ArrayBuffer is not
  * detachable and could not be cloned.", "A SharedArrayBuffer could not be
@@ -168,8 +169,9 @@ MP_API mp_status mp_deserialize(mp_message *msg, mp_realm *realm, const mp_decod
  * ArrayBuffer is detached, its store adopted by the clone's buffer (or
  * released if the value never mentions it); listed ports move to `target`
  * (or close, if never mentioned); listed host objects are transferred
- * (read into `target` only where the value mentions them). On failure nothing is detached, *out is
- * untouched, and values already made in `target` are freed again. */
+ * (read into `target` only where the value mentions them). On failure
+ * nothing is detached, *out is untouched, and values already made in
+ * `target` are freed again. */
 MP_API mp_status mp_clone(mp_value v, mp_realm *target, const mp_value *transfer, size_t n_transfer, mp_value *out,
                           mp_error_info *err);
 

@@ -414,6 +414,15 @@ port_of(mp_value v)
     return mpi_cell_if(v, MP_PORT);
 }
 
+/* Closed as mp_port_is_closed reports it: by its owner, by transfer, or
+ * by its peer once the close event was received. */
+static bool
+handle_closed(mpi_port *p)
+{
+    return atomic_load_explicit(&p->state, memory_order_acquire) != MPI_PORT_LIVE ||
+           atomic_load_explicit(&p->core->eof, memory_order_acquire);
+}
+
 /* A handle that was closed or shipped in a transfer controls nothing: the
  * core may have a new owner by now. */
 static inline bool
@@ -916,8 +925,7 @@ bool
 mpi_port_transferable(const mpi_cell *c)
 {
     mpi_port *p = (mpi_port *)(uintptr_t)c;
-    return p->core && atomic_load_explicit(&p->state, memory_order_acquire) == MPI_PORT_LIVE &&
-           !atomic_load_explicit(&p->core->eof, memory_order_acquire);
+    return p->core && !handle_closed(p);
 }
 
 bool
@@ -1003,7 +1011,5 @@ bool
 mp_port_is_closed(mp_value port)
 {
     mpi_port *p = port_of(port);
-    if (!p) return false;
-    if (atomic_load_explicit(&p->state, memory_order_acquire) != MPI_PORT_LIVE) return true;
-    return atomic_load_explicit(&p->core->eof, memory_order_acquire);
+    return p && handle_closed(p);
 }

@@ -37,6 +37,9 @@ typedef struct mpi_port_core {
     mpi_group *group;      /* constant for the core's life; one group reference */
     bool member;           /* in group->members: written under post_lock for writing */
     _Atomic unsigned spin; /* mp_port_set_spin; read lock-free */
+    /* Carried by a message being freed while another release runs on this
+     * thread: mpi_port_release closes it from its loop, not by recursion. */
+    struct mpi_port_core *release_next;
 
     char pad_poster_[64];
     /* Read-locked by posts from this port, write-locked (with every other
@@ -71,9 +74,6 @@ typedef struct mpi_port_core {
     _Atomic size_t popped; /* messages ever taken */
     _Atomic bool closed;   /* disentangled by its own side: nothing more is queued */
     _Atomic bool eof;      /* the close event was consumed by the receiver */
-    /* Carried by a message being freed while another release runs on this
-     * thread: mpi_port_release closes it from its loop, not by recursion. */
-    struct mpi_port_core *release_next;
     int efd;               /* eventfd, -1 until mp_port_fd */
     bool efd_set;          /* efd counter is non-zero */
     mp_port_callback cb;
